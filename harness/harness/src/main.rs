@@ -1,1 +1,50 @@
-fn main() {}
+//! `harness`: the command-line face of aks-policy-harness. Each subcommand lives in its own module
+//! under `commands/`, named after what the user asks for.
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+#[derive(Parser)]
+#[command(name = "harness", version, about = "Azure Policy for AKS (2019 preview), simulated end to end on a local cluster")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Local Kubernetes control plane: `check` proves it works, `up` keeps one running.
+    #[command(subcommand)]
+    Cluster(commands::cluster::ClusterCommand),
+    /// The mocked Azure control plane.
+    #[command(subcommand)]
+    Azure(commands::azure::AzureCommand),
+    /// Offline policy evaluation, like `gator test`.
+    #[command(subcommand)]
+    Policy(commands::policy::PolicyCommand),
+    /// Performance figures.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    pki::install_ring_provider();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Cluster(c) => commands::cluster::run(c).await,
+            Command::Azure(c) => commands::azure::run(c).await,
+            Command::Policy(c) => commands::policy::run(c).await,
+            Command::Bench(c) => commands::bench::run(c).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

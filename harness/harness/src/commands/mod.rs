@@ -1,0 +1,5 @@
+//! One module per user-facing command group.
+pub mod azure;
+pub mod bench;
+pub mod cluster;
+pub mod policy;
