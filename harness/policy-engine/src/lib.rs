@@ -1,1 +1,61 @@
-//! (being written)
+//! Gatekeeper-v2-compatible Rego evaluation for the Azure Policy for AKS (2019 preview) simulation.
+//!
+//! This crate is what OPA 0.10 + kube-mgmt 0.6 + the Gatekeeper v2 manager did, minus the Kubernetes
+//! client: it holds Rego modules by id, a replicated copy of cluster objects, and answers admission and
+//! audit queries with the same results the 2019 stack gave. The webhook, the policy agent and the
+//! offline `harness policy check` all share it.
+//!
+//! # API
+//!
+//! ```no_run
+//! use policy_engine::{PolicyEngine, fill_placeholders, admission_review_to_request};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut engine = PolicyEngine::new();
+//! let rego = fill_placeholders(policy_engine::builtins::by_file("container-no-privilege.rego").unwrap().source,
+//!                              "/subscriptions/s/.../policyAssignments/a1", &Default::default())?;
+//! engine.upsert_module("azure-policy/azurepolicy-a1-0123abcd/policy.rego", &rego)?; // Err(ModuleError{id,line,column,message})
+//! engine.upsert_object("pods", Some("team"), "web-1", serde_json::json!({"metadata": {"name": "web-1"}}));
+//! let review: serde_json::Value = serde_json::from_str("{}")?;
+//! let request = admission_review_to_request(&review)?;     // AdmissionReview v1 or v1beta1 → AdmissionRequest
+//! let violations = engine.admit(&request)?;                 // Err(EvalError) → fail open
+//! let audit = engine.audit()?;                              // every violation over the replicated data
+//! let body = policy_engine::audit_response(&audit);         // `/v1/audit` body
+//! # Ok(()) }
+//! ```
+//!
+//! * [`PolicyEngine`] is `Clone + Send + Sync`. A clone is a cheap snapshot (reference-counted
+//!   modules and data), so a server keeps one writer copy and hands clones to readers.
+//! * Modules are Rego **v0**, loaded as written in 2019. At load time they are normalised
+//!   ([`normalize`]): builtin calls in output-argument form become assignments, and `re_match` is a
+//!   registered extension. `data.k8s.matches` ([`matches`]) is always present.
+//! * Every module is compiled and evaluated in its own regorus engine. A compile error rejects only
+//!   that module ([`ModuleError`] with line and column); an evaluation error in one module is reported
+//!   ([`EvalError::Modules`]) together with the other modules' violations. Gatekeeper v2 evaluated all
+//!   modules in one query, so the webhook should fail open on any `Err`, which it can, while tests and
+//!   tools can still see the rest. The price: modules cannot call each other's helper functions (the
+//!   2019 policies never do).
+//! * Replicated objects live at `data.kubernetes.<plural>.<namespace>.<name>` (cluster-scoped:
+//!   `data.kubernetes.<plural>.<name>`); one upsert or delete touches one path, not the whole tree.
+//! * [`fill_placeholders`] escapes values for Rego string literals, an improvement on the add-on's
+//!   plain text substitution (see [`placeholders`]).
+
+pub mod admission;
+pub mod audit;
+pub mod builtins;
+mod engine;
+mod errors;
+mod tokens;
+mod extensions;
+pub mod matches;
+mod modules;
+pub mod normalize;
+pub mod offline;
+pub mod placeholders;
+mod replicated_data;
+mod violation;
+
+pub use admission::{admission_review_to_request, AdmissionTarget};
+pub use engine::PolicyEngine;
+pub use errors::{EvalError, ModuleError, ModuleFailure, PlaceholderError, ReviewError};
+pub use placeholders::fill_placeholders;
+pub use violation::{audit_response, ResourceRef, Violation};

@@ -1,0 +1,50 @@
+//! Our nine built-in Rego policies (`policies/*.rego`), written in the 2019 Gatekeeper v2 shape, with
+//! the identity of the Azure definitions they stand for (docs/contracts.md §7).
+
+/// One built-in policy file.
+#[derive(Debug, Clone, Copy)]
+pub struct BuiltinPolicy {
+    /// File name under `policies/`, as azure-sim serves it.
+    pub file: &'static str,
+    /// Definition GUID.
+    pub guid: &'static str,
+    /// `details.policyId`.
+    pub policy_id: &'static str,
+    /// The user parameter (placeholder name), if the definition has one.
+    pub parameter: Option<&'static str>,
+    /// The Rego, with placeholders.
+    pub source: &'static str,
+}
+
+macro_rules! builtin {
+    ($file:literal, $guid:literal, $policy_id:literal, $parameter:expr) => {
+        BuiltinPolicy {
+            file: $file,
+            guid: $guid,
+            policy_id: $policy_id,
+            parameter: $parameter,
+            source: include_str!(concat!("../policies/", $file)),
+        }
+    };
+}
+
+/// The nine, in the order of the reference table.
+pub const BUILTINS: [BuiltinPolicy; 9] = [
+    builtin!("container-allowed-images.rego", "5f86cb6e-c4da-441b-807c-44bd0cc14e66", "ContainerAllowedImages", Some("allowedContainerImagesRegex")),
+    builtin!("container-allowed-ports.rego", "0f636243-1b1c-4d50-880f-310f6199f2cb", "ContainerAllowedPorts", Some("allowedContainerPortsRegex")),
+    builtin!("container-no-privilege.rego", "7ce7ac02-a5c6-45d6-8d1b-844feb1c1531", "ContainerNoPrivilege", None),
+    builtin!("container-resource-limits.rego", "a2d3ed81-8d11-4079-80a5-1faadc0024f4", "ContainerResourceLimits", None),
+    builtin!("ingress-hostnames-conflict.rego", "d011d9f7-ba32-4005-b727-b3d09371ca60", "UniqueIngressHostnames", None),
+    builtin!("ingress-https-only.rego", "2fbff515-eecc-4b7e-9b63-fcc7138b7dc3", "HttpsIngressOnly", None),
+    builtin!("load-balancer-no-public-ips.rego", "a74d8f00-2fd9-4ce4-968e-0ee1eb821698", "LoadBalancersInternal", None),
+    builtin!("pod-enforce-labels.rego", "16c6ca72-89d2-4798-b87e-496f9de7fcb7", "PodEnforceLabels", Some("commaSeparatedListOfLabels")),
+    builtin!("service-allowed-ports.rego", "25dee3db-6ce0-4c02-ab5d-245887b24077", "ServiceAllowedPorts", Some("allowedServicePortsRegex")),
+];
+
+/// The built-in with this file name.
+pub fn by_file(file: &str) -> Option<&'static BuiltinPolicy> {
+    BUILTINS.iter().find(|b| b.file == file)
+}
+
+/// Directory holding the policy files in the source tree (for tools resolving definition URIs).
+pub const POLICIES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");

@@ -1,0 +1,77 @@
+//! Compiling one Rego module into its own regorus engine.
+//!
+//! Each module gets an engine holding the `k8s.matches` library, the compatibility extensions and the
+//! normalised module. Isolation is what lets a broken module be rejected (or fail at evaluation)
+//! without taking the other policies with it.
+
+use regorus::Engine;
+
+use crate::{extensions, matches, normalize::normalize, ModuleError};
+
+/// A module that parsed, analysed and passed a trial evaluation. Holds no replicated data.
+#[derive(Clone)]
+pub(crate) struct CompiledModule {
+    pub engine: Engine,
+}
+
+/// The engine every module starts from: Rego v0, `re_match`, `data.k8s.matches`.
+fn base_engine() -> Engine {
+    let mut engine = Engine::new();
+    engine.set_rego_v0(true);
+    // Both only fail on programming errors (duplicate extension, a broken built-in module).
+    extensions::register(&mut engine).expect("register compatibility builtins");
+    engine
+        .add_policy(matches::MATCHES_MODULE_ID.to_string(), matches::MATCHES_MODULE.to_string())
+        .expect("k8s.matches library parses");
+    engine
+}
+
+/// Compile `source` under `id`.
+///
+/// Beyond parsing, the module is analysed and evaluated once against empty data. regorus reports an
+/// unknown function (say, a builtin it lacks) only when evaluating, where OPA rejected the module at
+/// compile time; without the trial such a module would load and then fail every evaluation.
+pub(crate) fn compile(id: &str, source: &str) -> Result<CompiledModule, ModuleError> {
+    let mut engine = base_engine();
+    engine
+        .add_policy(id.to_string(), normalize(source))
+        .map_err(|e| module_error(id, &e))?;
+    let mut trial = engine.clone();
+    match trial.eval_query("data.admission.deny".to_string(), false) {
+        Err(e) if is_compile_error(&e) => return Err(module_error(id, &e)),
+        _ => {}
+    }
+    Ok(CompiledModule { engine })
+}
+
+/// Errors that OPA would have raised at compile time rather than evaluation time.
+fn is_compile_error(e: &anyhow::Error) -> bool {
+    let text = format!("{e:#}");
+    ["could not find function", "used before definition", "unsafe var", "recursion", "is not a function", "expects"]
+        .iter()
+        .any(|needle| text.contains(needle))
+}
+
+/// Turn a regorus error into a [`ModuleError`]. regorus formats located errors as
+/// `--> <file>:<line>:<col>`, the offending line and a caret, then `error: <message>`.
+pub(crate) fn module_error(id: &str, e: &anyhow::Error) -> ModuleError {
+    let text = format!("{e:#}");
+    let (line, column) = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("--> "))
+        .and_then(|loc| {
+            let mut parts = loc.rsplitn(3, ':');
+            let col = parts.next()?.trim().parse().ok()?;
+            let line = parts.next()?.trim().parse().ok()?;
+            Some((line, col))
+        })
+        .unwrap_or((0, 0));
+    let message = match text.lines().rev().find(|l| !l.trim().is_empty()) {
+        Some(last) if line > 0 => {
+            let last = last.trim();
+            last.strip_prefix("error: ").unwrap_or(last).to_string()
+        }
+        _ => text.trim().to_string(),
+    };
+    ModuleError { id: id.to_string(), line, column, message }
+}

@@ -1,0 +1,2 @@
+//! `harness policy check`: offline evaluation of manifests against Rego files or definitions.
+//! (being written)

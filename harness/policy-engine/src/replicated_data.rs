@@ -1,0 +1,83 @@
+//! The replicated object tree `data.kubernetes.<plural>.<namespace>.<name>` (kube-mgmt's layout;
+//! cluster-scoped objects at `data.kubernetes.<plural>.<name>`).
+//!
+//! The tree is a regorus [`Value`], whose containers are reference-counted and copy-on-write. Upserting
+//! or deleting one object clones only the spine of maps along its path, never the other objects, and
+//! engines that still hold the previous tree keep seeing it unchanged (snapshot semantics).
+
+use regorus::Value;
+
+#[derive(Clone)]
+pub(crate) struct ReplicatedData {
+    /// `{"kubernetes": {...}}`, ready to hand to `Engine::add_data`.
+    root: Value,
+    count: usize,
+}
+
+impl Default for ReplicatedData {
+    fn default() -> Self {
+        let mut root = Value::new_object();
+        insert(&mut root, "kubernetes", Value::new_object());
+        ReplicatedData { root, count: 0 }
+    }
+}
+
+/// Insert into an object value; `target` is always an object here.
+fn insert(target: &mut Value, key: &str, value: Value) -> Option<Value> {
+    target.as_object_mut().ok()?.insert(Value::from(key), value)
+}
+
+/// The child map at `key`, created if missing (or if something else sat there).
+fn child<'a>(target: &'a mut Value, key: &str) -> &'a mut Value {
+    let map = target.as_object_mut().expect("replicated tree nodes are objects");
+    let slot = map.get_or_insert_with(Value::from(key), Value::new_object);
+    if slot.as_object().is_err() {
+        *slot = Value::new_object();
+    }
+    slot
+}
+
+impl ReplicatedData {
+    pub fn root(&self) -> &Value {
+        &self.root
+    }
+
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    pub fn upsert(&mut self, plural: &str, namespace: Option<&str>, name: &str, object: Value) {
+        let mut node = child(&mut self.root, "kubernetes");
+        node = child(node, plural);
+        if let Some(ns) = namespace {
+            node = child(node, ns);
+        }
+        if insert(node, name, object).is_none() {
+            self.count += 1;
+        }
+    }
+
+    pub fn remove(&mut self, plural: &str, namespace: Option<&str>, name: &str) -> bool {
+        let Some(parent) = self.parent_of(plural, namespace) else { return false };
+        let removed = parent.as_object_mut().ok().and_then(|m| m.remove(&Value::from(name))).is_some();
+        if removed {
+            self.count -= 1;
+        }
+        removed
+    }
+
+    /// The map holding objects of `plural` in `namespace`, if it exists (without creating it).
+    fn parent_of(&mut self, plural: &str, namespace: Option<&str>) -> Option<&mut Value> {
+        let mut path = vec!["kubernetes", plural];
+        path.extend(namespace);
+        let mut node = &mut self.root;
+        for key in path {
+            let map = node.as_object_mut().ok()?;
+            if !map.contains_key(&Value::from(key)) {
+                return None;
+            }
+            node = map.get_mut(&Value::from(key))?;
+        }
+        Some(node)
+    }
+}
