@@ -1,1 +1,318 @@
-//! (being written)
+//! Kubernetes clusters for the harness, behind one type.
+//!
+//! - [`Backend::Local`] (the default) runs a real etcd, kube-apiserver and kube-controller-manager as
+//!   child processes: no Docker, ~seconds to boot once the binaries are cached (see [`binaries`]).
+//! - [`Backend::K3s`] runs k3s with testcontainers, for users with a Docker engine; without one it
+//!   fails fast with [`ClusterError::DockerUnavailable`], which callers turn into a skip.
+//! - [`Backend::Existing`] uses `KUBECONFIG`, like envtest's `USE_EXISTING_CLUSTER`.
+//!
+//! A test binary shares one cluster through [`shared`]; scenarios isolate themselves by namespace.
+
+pub mod binaries;
+pub mod k3s;
+pub mod kubeconfig;
+mod local;
+pub mod supervised;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub use binaries::ControlPlaneBinaries;
+pub use local::LocalControlPlane;
+pub use supervised::Supervised;
+
+/// Everything that can go wrong bringing a cluster up. Each variant says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("control-plane binaries unavailable:\n{message}")]
+    Binaries { message: String },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not start {name}: {source}")]
+    Spawn {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{name} exited during startup ({status}); log {}; last lines:\n{tail}", log.display())]
+    ProcessExited { name: String, status: String, log: PathBuf, tail: String },
+    #[error("timed out after {after:?} waiting for {what}; log {}; last lines:\n{tail}", log.display())]
+    Timeout { what: String, after: Duration, log: PathBuf, tail: String },
+    #[error("certificates: {0}")]
+    Pki(#[from] pki::PkiError),
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(String),
+    #[error("Docker not available: k3s backend skipped ({0})")]
+    DockerUnavailable(String),
+    #[error("kubernetes API: {0}")]
+    Api(#[from] kube::Error),
+}
+
+impl ClusterError {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io { context: context.into(), source }
+    }
+
+    /// A startup failure caused by another process taking our port between probe and bind.
+    pub(crate) fn is_port_race(&self) -> bool {
+        match self {
+            Self::ProcessExited { tail, .. } | Self::Timeout { tail, .. } => {
+                tail.contains("address already in use")
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Which kind of cluster to run against.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    #[default]
+    Local,
+    K3s,
+    Existing,
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "local" => Ok(Self::Local),
+            "k3s" => Ok(Self::K3s),
+            "existing" => Ok(Self::Existing),
+            other => Err(format!("unknown cluster backend {other:?}: use local, k3s or existing")),
+        }
+    }
+}
+
+/// Options for [`start`].
+#[derive(Clone, Debug, Default)]
+pub struct ClusterOptions {
+    pub backend: Backend,
+}
+
+#[derive(Debug)]
+enum Running {
+    Local(LocalControlPlane),
+    K3s(k3s::K3sCluster),
+    Existing,
+}
+
+/// A running (or borrowed) cluster.
+#[derive(Debug)]
+pub struct Cluster {
+    backend: Backend,
+    // A Config, not a Client: a Client is bound to the runtime that built it, and test binaries run
+    // one runtime per test while sharing one cluster.
+    config: kube::Config,
+    kubeconfig: PathBuf,
+    server_url: String,
+    ca_pem: String,
+    run_dir: PathBuf,
+    boot_time: Duration,
+    // Behind a mutex so that the process-exit hook can stop a `'static` shared cluster.
+    running: Mutex<Option<Running>>,
+    _scratch: Option<tempfile::TempDir>,
+}
+
+/// Boots a cluster with the chosen backend.
+pub async fn start(opts: ClusterOptions) -> Result<Cluster, ClusterError> {
+    let started = Instant::now();
+    let (running, kubeconfig, server_url, ca_pem, run_dir, scratch) = match opts.backend {
+        Backend::Local => {
+            let bins = tokio::task::spawn_blocking(ControlPlaneBinaries::locate_or_build)
+                .await
+                .expect("binary lookup task")?;
+            let boot = Instant::now();
+            let cp = LocalControlPlane::start(&bins).await?;
+            tracing::info!(seconds = boot.elapsed().as_secs_f64(), "local control plane ready");
+            let (kc, url, ca, dir) =
+                (cp.kubeconfig.clone(), cp.server_url.clone(), cp.ca_pem.clone(), cp.run_dir.path().to_path_buf());
+            (Running::Local(cp), kc, url, ca, dir, None)
+        }
+        Backend::K3s => {
+            let scratch = tempfile::Builder::new()
+                .prefix("aks-policy-harness-k3s-")
+                .tempdir()
+                .map_err(|e| ClusterError::io("create the run directory", e))?;
+            let k = k3s::K3sCluster::start(scratch.path()).await?;
+            let (kc, url, ca) = (k.kubeconfig.clone(), k.server_url.clone(), k.ca_pem.clone());
+            (Running::K3s(k), kc, url, ca, scratch.path().to_path_buf(), Some(scratch))
+        }
+        Backend::Existing => {
+            let path = std::env::var_os("KUBECONFIG").map(PathBuf::from).ok_or_else(|| {
+                ClusterError::Kubeconfig("--cluster existing needs KUBECONFIG to point at a kubeconfig file".into())
+            })?;
+            let scratch = tempfile::Builder::new()
+                .prefix("aks-policy-harness-")
+                .tempdir()
+                .map_err(|e| ClusterError::io("create the run directory", e))?;
+            let kc = kube::config::Kubeconfig::read_from(&path)
+                .map_err(|e| ClusterError::Kubeconfig(format!("{}: {e}", path.display())))?;
+            let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                .await
+                .map_err(|e| ClusterError::Kubeconfig(e.to_string()))?;
+            let ca = config
+                .root_cert
+                .as_ref()
+                .and_then(|certs| certs.first())
+                .map(|der| der_to_pem(der))
+                .unwrap_or_default();
+            let url = config.cluster_url.to_string().trim_end_matches('/').to_string();
+            (Running::Existing, path, url, ca, scratch.path().to_path_buf(), Some(scratch))
+        }
+    };
+    let config = kubeconfig::config_from(&kubeconfig).await?;
+    Ok(Cluster {
+        backend: opts.backend,
+        config,
+        kubeconfig,
+        server_url,
+        ca_pem,
+        run_dir,
+        boot_time: started.elapsed(),
+        running: Mutex::new(Some(running)),
+        _scratch: scratch,
+    })
+}
+
+fn der_to_pem(der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let body: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", body.join("\n"))
+}
+
+static SHARED: tokio::sync::OnceCell<Cluster> = tokio::sync::OnceCell::const_new();
+
+extern "C" fn stop_shared_at_exit() {
+    if let Some(cluster) = SHARED.get() {
+        cluster.stop_blocking();
+    }
+}
+
+/// The cluster shared by everything in this process, booted on first use with the backend named by
+/// `AKS_HARNESS_CLUSTER` (`local` by default). It is stopped when the process exits; if the process is
+/// killed, `PR_SET_PDEATHSIG` takes the children down with it.
+pub async fn shared() -> Result<&'static Cluster, ClusterError> {
+    SHARED
+        .get_or_try_init(|| async {
+            let backend = std::env::var("AKS_HARNESS_CLUSTER")
+                .ok()
+                .map(|b| b.parse::<Backend>())
+                .transpose()
+                .map_err(ClusterError::Kubeconfig)?
+                .unwrap_or_default();
+            let cluster = start(ClusterOptions { backend }).await?;
+            // SAFETY: registering a plain extern "C" fn with atexit(3).
+            unsafe {
+                libc::atexit(stop_shared_at_exit);
+            }
+            Ok(cluster)
+        })
+        .await
+}
+
+impl Cluster {
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A new admin client (`system:masters`) on the current tokio runtime.
+    pub fn client(&self) -> kube::Client {
+        kube::Client::try_from(self.config.clone()).expect("client from a validated config")
+    }
+
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    pub fn server_url(&self) -> &str {
+        &self.server_url
+    }
+
+    /// The API server's CA certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// Time from `start` to a ready API server (includes the binary lookup, not a first build).
+    pub fn boot_time(&self) -> Duration {
+        self.boot_time
+    }
+
+    pub fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+
+    /// The API server audit log (JSON lines); only the local backend writes one.
+    pub fn audit_log_path(&self) -> Option<PathBuf> {
+        match self.running.lock().expect("cluster lock").as_ref() {
+            Some(Running::Local(cp)) => Some(cp.audit_log.clone()),
+            _ => None,
+        }
+    }
+
+    /// Whether deleted namespaces really go away (kube-controller-manager runs, or a full cluster).
+    pub fn finalizes_namespaces(&self) -> bool {
+        match self.running.lock().expect("cluster lock").as_ref() {
+            Some(Running::Local(cp)) => cp.has_controller_manager,
+            _ => true,
+        }
+    }
+
+    /// The host name the API server uses to reach webhooks served by this process.
+    pub fn webhook_host(&self) -> &str {
+        match self.backend {
+            Backend::K3s => k3s::HOST_FROM_CONTAINER,
+            _ => "127.0.0.1",
+        }
+    }
+
+    /// The address webhooks should bind to so the API server can reach them.
+    pub fn webhook_bind_ip(&self) -> std::net::IpAddr {
+        match self.backend {
+            Backend::K3s => std::net::Ipv4Addr::UNSPECIFIED.into(),
+            _ => std::net::Ipv4Addr::LOCALHOST.into(),
+        }
+    }
+
+    /// PIDs of the processes this cluster runs (empty for k3s and existing clusters).
+    pub fn process_ids(&self) -> Vec<u32> {
+        match self.running.lock().expect("cluster lock").as_ref() {
+            Some(Running::Local(cp)) => cp.processes().iter().map(Supervised::pid).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Writes a kubeconfig that authenticates with a bearer token (ServiceAccount identities).
+    pub async fn kubeconfig_for_token(&self, token: &str, path: &Path) -> Result<(), ClusterError> {
+        let text = kubeconfig::render(&self.server_url, &self.ca_pem, "token-user", kubeconfig::Credentials::Token(token));
+        kubeconfig::write(path, &text)
+    }
+
+    /// Stops the cluster and waits for its processes to exit.
+    pub async fn stop(&self) {
+        let running = self.running.lock().expect("cluster lock").take();
+        match running {
+            Some(Running::Local(mut cp)) => cp.stop().await,
+            Some(Running::K3s(k)) => {
+                let _ = k.container.rm().await;
+            }
+            _ => {}
+        }
+    }
+
+    fn stop_blocking(&self) {
+        if let Ok(mut guard) = self.running.lock() {
+            if let Some(Running::Local(mut cp)) = guard.take() {
+                cp.stop_blocking();
+            }
+        }
+    }
+}

@@ -116,9 +116,11 @@ impl Ca {
     }
 }
 
-/// A fresh ECDSA P-256 key pair in PKCS#8 PEM (the API server's service-account signing key).
-pub fn generate_key_pem() -> Result<String> {
-    Ok(KeyPair::generate().map_err(gen_err("service-account key"))?.serialize_pem())
+/// A fresh ECDSA P-256 key pair as (PKCS#8 private key PEM, SubjectPublicKeyInfo PEM): the API
+/// server's service-account signing key and the verification key it is given separately.
+pub fn generate_key_pair_pem() -> Result<(String, String)> {
+    let key = KeyPair::generate().map_err(gen_err("service-account key"))?;
+    Ok((key.serialize_pem(), key.public_key_pem()))
 }
 
 #[cfg(test)]

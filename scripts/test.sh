@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The README's test command: every unit and integration test, then the Gherkin scenarios, then one
+# summary line `harness: N passed, N failed` over all of them.
+#
+# The control plane is built (or taken from the cache) first, so the first run prints build progress
+# instead of failing inside a test. Extra arguments go to the scenario runner (e.g. --tags @opt-in).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+echo "== control plane binaries"
+bash scripts/build-control-plane.sh >/dev/null || exit 1
+
+echo "== unit and integration tests"
+cargo build --workspace --all-targets --quiet || { echo "harness: 0 passed, 1 failed (build)"; exit 1; }
+# The cucumber target takes no libtest flags, so it runs on its own, last.
+cargo test --workspace --lib --bins --tests --exclude harness 2>&1 | tee "$log"
+unit_rc=${PIPESTATUS[0]}
+cargo test -p harness --lib --bins 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -ne 0 ] && unit_rc=1
+for t in harness/harness/tests/*.rs; do
+  name=$(basename "$t" .rs)
+  [ "$name" = bdd ] && continue
+  cargo test -p harness --test "$name" 2>&1 | tee -a "$log"
+  [ "${PIPESTATUS[0]}" -ne 0 ] && unit_rc=1
+done
+
+unit_passed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+unit_failed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+[ "$unit_rc" -ne 0 ] && [ "$unit_failed" -eq 0 ] && unit_failed=1
+
+scen_passed=0; scen_failed=0; scen_skipped=0; bdd_rc=0
+if [ -f harness/harness/tests/bdd.rs ]; then
+  echo "== scenarios"
+  cargo test -p harness --test bdd -- "$@" 2>&1 | tee "$log"
+  bdd_rc=${PIPESTATUS[0]}
+  line=$(grep -E '^harness: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  if [ -n "$line" ]; then
+    scen_passed=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+    scen_failed=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+    scen_skipped=$(echo "$line" | grep -oE '[0-9]+ skipped' | grep -oE '[0-9]+' || echo 0)
+  elif [ "$bdd_rc" -ne 0 ]; then
+    scen_failed=1
+  fi
+fi
+
+echo "== summary: tests ${unit_passed} passed, ${unit_failed} failed; scenarios ${scen_passed} passed, ${scen_failed} failed, ${scen_skipped} skipped"
+passed=$((unit_passed + scen_passed)); failed=$((unit_failed + scen_failed))
+echo "harness: ${passed} passed, ${failed} failed, ${scen_skipped} skipped"
+[ "$failed" -eq 0 ] && [ "$unit_rc" -eq 0 ] && [ "$bdd_rc" -eq 0 ]
