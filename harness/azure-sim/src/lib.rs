@@ -1,1 +1,73 @@
-//! (being written)
+//! # azure-sim: a mocked Azure control plane for the 2019 Azure Policy for AKS preview
+//!
+//! A LocalStack-style stand-in for the parts of Azure the preview touched, faithful enough that the
+//! real `az` CLI can be pointed at it (ARM conventions, ADFS login, cloud metadata):
+//!
+//! | Area | Paths |
+//! |---|---|
+//! | Auth | `POST /adfs/oauth2/token`, `GET /adfs/.well-known/openid-configuration`, `GET /metadata/endpoints`, `GET /subscriptions`, `GET /tenants` |
+//! | Providers | `…/providers[/{ns}[/register\|/unregister]]` (`Registering` → `Registered` after `provider_delay`) |
+//! | Preview features | `…/providers/Microsoft.Features/[providers/{ns}/]features[/{name}[/register\|/unregister]]` (`Pending` until approved) |
+//! | Resource groups | `…/resourceGroups[/{rg}]` |
+//! | Managed clusters | `…/managedClusters[/{name}]`, an LRO; `addonProfiles.azurepolicy` calls the [`AddonController`] |
+//! | Policy | `…/policyDefinitions`, `{scope}/providers/Microsoft.Authorization/policyAssignments/{name}` |
+//! | PolicyInsights | `{scope}/providers/Microsoft.PolicyInsights/policyStates/latest/{queryResults\|summarize\|triggerEvaluation}` |
+//! | Dataplane (ours) | `GET /dataplane/v1/assignments?clusterId=`, `POST /dataplane/v1/reports`, `GET /policies/{kubernetes\|custom}/{file}` |
+//! | Admin (ours) | `/admin/faults`, `/admin/features/approve`, `/admin/subscriptions`, `/admin/reports` |
+//!
+//! Errors are ARM's `{"error":{"code","message"}}`; see `docs/contracts.md` §3–4 and §7 for the
+//! dataplane, the controller trait and the built-in Rego files.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), azure_sim::SimError> {
+//! use std::sync::Arc;
+//! let sim = azure_sim::AzureSim::start(azure_sim::SimConfig::default(), Arc::new(azure_sim::NoopAddonController)).await?;
+//! let scenario = sim.new_subscription("scenario 1");
+//! let token = sim.token_for(&scenario.subscription_id)?;
+//! println!("{} {:?} {token}", sim.arm_url(), sim.ca_path());
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod addon;
+mod admin;
+mod app;
+mod arm;
+mod assignments;
+mod auth;
+mod builtins;
+mod compliance;
+mod config;
+mod dataplane;
+mod definitions;
+mod error;
+mod faults;
+mod features;
+mod ids;
+mod lro;
+mod managed_clusters;
+mod odata;
+mod parameters;
+mod providers;
+mod resource_groups;
+mod server;
+mod state;
+mod subscriptions;
+
+pub use addon::{AddonController, AddonInstall, NoopAddonController};
+pub use config::SimConfig;
+pub use dataplane::{AssignmentResult, ComplianceReport, ComplianceState, RefreshError, Violation};
+pub use error::{ArmError, SimError};
+pub use faults::{Fault, FaultRule, Faults};
+pub use server::{AzureSim, RunningSim};
+pub use subscriptions::SubscriptionCredentials;
+
+/// The two preview features as `(namespace, name)`.
+pub mod preview_features {
+    pub use crate::features::{AZURE_POLICY_FEATURE, DATAPLANE_FEATURE};
+}
+
+/// The built-in catalog: `(guid, policyId, rego file name)` of each of the nine 2019 definitions.
+pub fn builtin_definitions() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    builtins::BUILTINS.iter().map(|b| (b.guid, b.policy_id, b.file))
+}

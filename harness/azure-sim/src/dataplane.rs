@@ -1,0 +1,218 @@
+//! The dataplane API between the add-on and Azure Policy. Microsoft never published the real one, so
+//! this is our own (docs/contracts.md §3):
+//!
+//! - `GET /dataplane/v1/assignments?clusterId=<id>`: the active assignments for the cluster, with
+//!   resolved parameters and the Rego URI;
+//! - `GET /policies/kubernetes/<file>` and `/policies/custom/<file>`: the Rego, no auth;
+//! - `POST /dataplane/v1/reports` (`Idempotency-Key: <reportId>`): a compliance report; the latest
+//!   accepted report per (cluster, assignment) becomes that assignment's PolicyInsights state.
+//!
+//! Every dataplane call needs a bearer token of a principal with access to the cluster's
+//! subscription and answers 403 `FeatureNotRegistered` until
+//! `Microsoft.PolicyInsights/AKS-DataplaneAutoApprove` is `Registered` there.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::app::SharedApp;
+use crate::auth::authenticate;
+use crate::builtins;
+use crate::error::{ArmError, ArmResult};
+use crate::features::{DATAPLANE_FEATURE, gate_refusal};
+use crate::managed_clusters::azurepolicy_enabled;
+use crate::state::{LatestState, SimState};
+
+/// A compliance report posted by the add-on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComplianceReport {
+    pub report_id: String,
+    pub cluster_id: String,
+    pub cycle: u64,
+    pub generated_at: DateTime<Utc>,
+    pub assignments: Vec<AssignmentResult>,
+    #[serde(default)]
+    pub refresh_errors: Vec<RefreshError>,
+}
+
+/// One assignment's verdict in a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignmentResult {
+    pub assignment_id: String,
+    pub compliance_state: ComplianceState,
+    #[serde(default)]
+    pub violations: Vec<Violation>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ComplianceState {
+    Compliant,
+    NonCompliant,
+}
+
+impl ComplianceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComplianceState::Compliant => "Compliant",
+            ComplianceState::NonCompliant => "NonCompliant",
+        }
+    }
+}
+
+/// One offending object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Violation {
+    pub kind: String,
+    #[serde(default)]
+    pub namespace: String,
+    pub name: String,
+    pub message: String,
+    /// `audit` or `admission`.
+    pub source: String,
+}
+
+/// A policy the add-on could not load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshError {
+    pub assignment_id: String,
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ClusterQuery {
+    #[serde(rename = "clusterId")]
+    cluster_id: Option<String>,
+}
+
+/// Checks token, cluster, add-on and feature for a dataplane call on `cluster_id`.
+fn admit(state: &SimState, headers: &HeaderMap, cluster_id: &str) -> ArmResult<String> {
+    let caller = authenticate(state, headers)?;
+    let not_found = || {
+        ArmError::not_found("ResourceNotFound", format!("The managed cluster '{cluster_id}' does not exist or has no azurepolicy add-on enabled."))
+    };
+    let segs = crate::ids::segments(cluster_id);
+    let subscription = segs.get(1).filter(|_| segs.first().is_some_and(|s| s.eq_ignore_ascii_case("subscriptions"))).ok_or_else(not_found)?;
+    caller.authorize(subscription, "Microsoft.PolicyInsights/dataplane/action", cluster_id)?;
+    if let Some(message) = gate_refusal(state, subscription, DATAPLANE_FEATURE, false) {
+        return Err(ArmError::forbidden("FeatureNotRegistered", message));
+    }
+    let cluster = state.cluster_by_id(cluster_id).filter(|c| azurepolicy_enabled(&c.body)).ok_or_else(not_found)?;
+    Ok(cluster.id.clone())
+}
+
+/// `GET /dataplane/v1/assignments?clusterId=…`.
+pub async fn assignments(State(app): State<SharedApp>, headers: HeaderMap, Query(q): Query<ClusterQuery>) -> Response {
+    let cluster_id = q.cluster_id.unwrap_or_default();
+    let answer = app.store.read(|state| {
+        let cluster_id = admit(state, &headers, &cluster_id)?;
+        let assignments: Vec<Value> = app
+            .active_for_cluster(state, &cluster_id)
+            .into_iter()
+            .map(|active| {
+                let props = &active.definition["properties"];
+                let details = &props["policyRule"]["then"]["details"];
+                let params: serde_json::Map<String, Value> = details["policyParameters"]
+                    .as_object()
+                    .map(|m| m.iter().filter_map(|(k, t)| Some((k.clone(), crate::parameters::expand(t, &active.parameters)?))).collect())
+                    .unwrap_or_default();
+                let a = &active.assignment;
+                json!({
+                    "assignmentId": a.id, "assignmentName": a.name,
+                    "definitionId": active.definition["id"], "displayName": props["displayName"],
+                    "effect": active.effect, "policyUri": details["policy"], "parameters": params,
+                    "enforcementMode": a.properties["enforcementMode"],
+                })
+            })
+            .collect();
+        Ok::<_, ArmError>(json!({"clusterId": cluster_id, "assignments": assignments}))
+    });
+    match answer {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /dataplane/v1/reports`: idempotent on `reportId`.
+pub async fn reports(State(app): State<SharedApp>, headers: HeaderMap, body: Bytes) -> Response {
+    accept_report(&app, &headers, &body).map_or_else(IntoResponse::into_response, |b| Json(b).into_response())
+}
+
+fn accept_report(app: &SharedApp, headers: &HeaderMap, body: &[u8]) -> ArmResult<Value> {
+    let report: ComplianceReport = serde_json::from_slice(body).map_err(ArmError::invalid_content)?;
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
+    if key.is_some_and(|k| k != report.report_id) {
+        return Err(ArmError::bad_request("IdempotencyKeyMismatch", "The Idempotency-Key header must equal the body's reportId."));
+    }
+    app.store.write(|state| {
+        let cluster_id = admit(state, headers, &report.cluster_id)?;
+        let duplicate = state.reports.iter().any(|r| r.report_id == report.report_id);
+        if !duplicate {
+            record(state, &cluster_id, &report);
+            state.reports.push(report.clone());
+        }
+        Ok::<_, ArmError>(json!({"reportId": report.report_id, "accepted": true, "duplicate": duplicate}))
+    })
+}
+
+/// Makes each assignment's verdict the latest state, unless a newer report already won.
+fn record(state: &mut SimState, cluster_id: &str, report: &ComplianceReport) {
+    for result in &report.assignments {
+        let key = SimState::latest_key(cluster_id, &result.assignment_id);
+        if state.latest.get(&key).is_some_and(|l| l.timestamp > report.generated_at) {
+            continue;
+        }
+        state.latest.insert(
+            key,
+            LatestState {
+                cluster_id: cluster_id.to_string(),
+                assignment_id: result.assignment_id.clone(),
+                compliance_state: result.compliance_state.as_str().to_string(),
+                timestamp: report.generated_at,
+                report_id: report.report_id.clone(),
+                violations: result.violations.clone(),
+            },
+        );
+    }
+}
+
+fn rego_response(text: Option<String>, file: &str) -> Response {
+    match text {
+        Some(text) => {
+            let mut response = text.into_response();
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            response
+        }
+        None => ArmError::not_found("NotFound", format!("No policy file '{file}'.")).into_response(),
+    }
+}
+
+/// `GET /policies/kubernetes/{file}`: a built-in's Rego, placeholders intact.
+pub async fn builtin_rego(Path(file): Path<String>) -> Response {
+    rego_response(builtins::rego(&file).map(str::to_string), &file)
+}
+
+/// `GET /policies/custom/{file}`: Rego from `--definitions DIR`.
+pub async fn custom_rego(State(app): State<SharedApp>, Path(file): Path<String>) -> Response {
+    rego_response(app.custom_rego.get(&file).cloned(), &file)
+}
+
+/// `GET /admin/reports?clusterId=…`: every accepted report for the cluster, in arrival order.
+pub async fn admin_reports(State(app): State<SharedApp>, Query(q): Query<ClusterQuery>) -> Json<Value> {
+    let cluster_id = q.cluster_id.unwrap_or_default();
+    Json(json!({ "value": app.reports(&cluster_id) }))
+}
+
+impl crate::app::App {
+    /// Every accepted report for `cluster_id` (any casing), in arrival order.
+    pub fn reports(&self, cluster_id: &str) -> Vec<ComplianceReport> {
+        self.store.read(|state| state.reports.iter().filter(|r| r.cluster_id.eq_ignore_ascii_case(cluster_id)).cloned().collect())
+    }
+}

@@ -1,0 +1,204 @@
+//! Policy definitions (Microsoft.Authorization/policyDefinitions): the built-in catalog, custom
+//! definitions PUT into a subscription, and custom definitions loaded from `--definitions DIR`
+//! (tenant-wide, like the built-ins, so every scenario subscription sees them). A custom
+//! definition's `details.policy` may name a Rego file of that directory; it is then rewritten to
+//! this server's `/policies/custom/<file>` URL, so users can bring their own policies.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::app::{App, SharedApp};
+use crate::arm::{ArmRequest, json};
+use crate::builtins;
+use crate::error::{ArmError, ArmResult, SimError};
+use crate::ids::{self, key};
+use crate::parameters::{canonical_type, has_type};
+use crate::state::SimState;
+
+const TYPE: &str = "Microsoft.Authorization/policyDefinitions";
+const MODES: &[&str] = &["All", "Indexed", "Microsoft.ContainerService.Data", "Microsoft.Kubernetes.Data", "Microsoft.KeyVault.Data"];
+pub const REGO_MODE: &str = "Microsoft.ContainerService.Data";
+
+fn not_found(id: &str) -> ArmError {
+    ArmError::not_found("PolicyDefinitionNotFound", format!("The policy definition '{id}' could not be found."))
+}
+
+/// Points a relative `details.policy` (a file of the definitions directory) at this server.
+fn render(mut definition: Value, base: &str) -> Value {
+    let policy = &mut definition["properties"]["policyRule"]["then"]["details"]["policy"];
+    if let Some(file) = policy.as_str().filter(|p| !p.contains("://")) {
+        *policy = json!(format!("{base}/policies/custom/{}", file.trim_start_matches("./")));
+    }
+    definition
+}
+
+impl App {
+    /// Built-ins and directory definitions (tenant level), rendered.
+    fn tenant_definitions(&self) -> Vec<Value> {
+        let base = self.base_url();
+        let builtins = builtins::BUILTINS.iter().map(|b| builtins::definition(b, base));
+        builtins.chain(self.dir_definitions.iter().map(|d| render(d.clone(), base))).collect()
+    }
+
+    fn tenant_definition(&self, name: &str) -> Option<Value> {
+        if let Some(b) = builtins::find(name) {
+            return Some(builtins::definition(b, self.base_url()));
+        }
+        let found = self.dir_definitions.iter().find(|d| d["name"].as_str().is_some_and(|n| ids::eq(n, name)));
+        found.map(|d| render(d.clone(), self.base_url()))
+    }
+
+    /// Resolves a `policyDefinitionId` to its rendered body.
+    pub fn definition(&self, state: &SimState, id: &str) -> Option<Value> {
+        let segs = ids::segments(id);
+        let lower: Vec<String> = segs.iter().map(|s| key(s)).collect();
+        let l: Vec<&str> = lower.iter().map(String::as_str).collect();
+        match l.as_slice() {
+            ["providers", "microsoft.authorization", "policydefinitions", _] => self.tenant_definition(&segs[3]),
+            ["subscriptions", sub, "providers", "microsoft.authorization", "policydefinitions", name] => state
+                .subscription(sub)
+                .and_then(|s| s.definitions.get(*name))
+                .map(|d| render(d.clone(), self.base_url()))
+                .or_else(|| self.tenant_definition(&segs[5])),
+            _ => None,
+        }
+    }
+}
+
+/// `GET /providers/Microsoft.Authorization/policyDefinitions[/{name}]`.
+pub fn builtin_route(app: &SharedApp, req: &ArmRequest) -> ArmResult<Response> {
+    req.only(Method::GET)?;
+    match req.segs.get(3) {
+        None => Ok(json(StatusCode::OK, json!({ "value": app.tenant_definitions() }))),
+        Some(name) => app.tenant_definition(name).map(|d| json(StatusCode::OK, d)).ok_or_else(|| not_found(name)),
+    }
+}
+
+/// `…/subscriptions/{s}/providers/Microsoft.Authorization/policyDefinitions[/{name}]`.
+pub fn subscription_route(app: &SharedApp, req: &ArmRequest) -> ArmResult<Response> {
+    let sub = &req.segs[1];
+    let Some(name) = req.segs.get(5) else {
+        req.only(Method::GET)?;
+        let mut value = app.tenant_definitions();
+        let base = app.base_url();
+        app.store.read(|state| {
+            let custom = state.subscription(sub).map(|s| s.definitions.values().cloned().collect::<Vec<_>>());
+            value.extend(custom.unwrap_or_default().into_iter().map(|d| render(d, base)));
+        });
+        return Ok(json(StatusCode::OK, json!({ "value": value })));
+    };
+    match req.method {
+        Method::GET => app.store.read(|state| app.definition(state, &req.path_id())).map(|d| json(StatusCode::OK, d)).ok_or_else(|| not_found(name)),
+        Method::PUT => put(app, req, name),
+        Method::DELETE => {
+            let removed = app.store.write(|state| state.subscription_mut(sub).and_then(|s| s.definitions.remove(&key(name))));
+            Ok(match removed {
+                Some(d) => json(StatusCode::OK, render(d, app.base_url())),
+                None => StatusCode::NO_CONTENT.into_response(),
+            })
+        }
+        _ => Err(req.method_not_allowed()),
+    }
+}
+
+fn put(app: &SharedApp, req: &ArmRequest, name: &str) -> ArmResult<Response> {
+    if builtins::find(name).is_some() {
+        return Err(ArmError::bad_request("PolicyDefinitionNameConflict", format!("'{name}' is the name of a built-in policy definition.")));
+    }
+    let body = req.json_object()?;
+    let mut properties = body.get("properties").and_then(Value::as_object).cloned().ok_or_else(|| ArmError::invalid_content("properties must be an object"))?;
+    validate(&properties)?;
+    properties.insert("policyType".into(), json!("Custom"));
+    properties.entry("mode").or_insert(json!("All"));
+    let sub = req.segs[1].clone();
+    let definition = json!({
+        "id": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/policyDefinitions/{name}"),
+        "name": name, "type": TYPE, "properties": properties,
+    });
+    let existed = app.store.write(|state| {
+        let s = state.subscription_mut(&sub)?;
+        Some(s.definitions.insert(key(name), definition.clone()).is_some())
+    });
+    let status = if existed == Some(true) { StatusCode::OK } else { StatusCode::CREATED };
+    Ok(json(status, render(definition, app.base_url())))
+}
+
+/// Checks a custom definition's shape: mode, parameters and rule, with the extra rules of the
+/// `EnforceRegoPolicy` mode.
+pub fn validate(properties: &Map<String, Value>) -> ArmResult<()> {
+    let invalid = |code: &str, msg: String| ArmError::bad_request(code, msg);
+    let mode = properties.get("mode").map_or(Some("All"), Value::as_str);
+    if !mode.is_some_and(|m| MODES.iter().any(|x| x.eq_ignore_ascii_case(m))) {
+        return Err(invalid("InvalidPolicyMode", format!("The policy mode {:?} is not supported; use one of {MODES:?}.", properties.get("mode"))));
+    }
+    let params = properties.get("parameters").filter(|p| !p.is_null());
+    let params = match params {
+        None => Map::new(),
+        Some(Value::Object(p)) => p.clone(),
+        Some(_) => return Err(invalid("InvalidPolicyParameters", "parameters must be an object.".into())),
+    };
+    for (name, decl) in &params {
+        let declared = decl["type"].as_str().and_then(canonical_type);
+        let default_ok = decl.get("defaultValue").is_none_or(|d| declared.is_some_and(|t| has_type(d, t)));
+        if declared.is_none() || !default_ok {
+            return Err(invalid(
+                "InvalidPolicyParameters",
+                format!("The parameter '{name}' needs a type (String, Array, Object, Boolean, Integer, Float or DateTime) and a default of that type."),
+            ));
+        }
+    }
+    let rule = properties.get("policyRule");
+    let then = rule.and_then(|r| r.get("then"));
+    if !rule.is_some_and(|r| r["if"].is_object()) || !then.is_some_and(|t| t["effect"].is_string()) {
+        return Err(invalid("InvalidPolicyRule", "policyRule needs an 'if' object and a 'then' object with an 'effect'.".into()));
+    }
+    if mode.is_some_and(|m| m.eq_ignore_ascii_case(REGO_MODE)) {
+        let details = then.and_then(|t| t.get("details"));
+        let has_policy = details.is_some_and(|d| d["policy"].is_string() && d["policyId"].is_string());
+        let effect = then.and_then(|t| t["effect"].as_str()).unwrap_or_default();
+        if !has_policy || !(effect.eq_ignore_ascii_case("EnforceRegoPolicy") || effect.starts_with("[parameters(")) {
+            return Err(invalid(
+                "InvalidPolicyRule",
+                format!("Definitions in mode '{REGO_MODE}' need the effect EnforceRegoPolicy (or a parameter) and details.policyId and details.policy (a Rego URI)."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Loads `*.json` definitions and `*.rego` files from a directory.
+pub fn load_dir(dir: &Path) -> Result<(Vec<Value>, BTreeMap<String, String>), SimError> {
+    let mut definitions = Vec::new();
+    let mut rego = BTreeMap::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(SimError::io(dir))?.filter_map(Result::ok).map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        let file = path.file_name().and_then(|f| f.to_str()).unwrap_or_default().to_string();
+        let fail = |message: String| SimError::Definition { path: path.display().to_string(), message };
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("rego") => {
+                rego.insert(file, std::fs::read_to_string(&path).map_err(SimError::io(&path))?);
+            }
+            Some("json") => {
+                let text = std::fs::read_to_string(&path).map_err(SimError::io(&path))?;
+                let doc: Value = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
+                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("definition");
+                let name = doc["name"].as_str().unwrap_or(stem).to_string();
+                let mut properties = doc.get("properties").unwrap_or(&doc).as_object().cloned().ok_or_else(|| fail("not a JSON object".into()))?;
+                validate(&properties).map_err(|e| fail(e.message))?;
+                properties.insert("policyType".into(), json!("Custom"));
+                properties.entry("mode").or_insert(json!("All"));
+                definitions.push(json!({
+                    "id": format!("/providers/Microsoft.Authorization/policyDefinitions/{name}"),
+                    "name": name, "type": TYPE, "properties": properties,
+                }));
+            }
+            _ => {}
+        }
+    }
+    Ok((definitions, rego))
+}

@@ -1,0 +1,159 @@
+//! The seed's command sequence, as the raw ARM calls `az` makes, over real HTTPS with a client that
+//! trusts only the simulator's CA. Every response shape along the way is snapshotted.
+
+mod common;
+
+use azure_sim::SimConfig;
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn seed_sequence_succeeds_in_order() {
+    // Manual approval, as in the 2019 limited preview.
+    let w = world_with(SimConfig::default()).await;
+    let sub = w.sub.clone();
+    let anon = w.arm.with_token(None);
+
+    // 0. `az cloud register` + `az login --service-principal`.
+    let meta = anon.get("/metadata/endpoints?api-version=2022-09-01").await;
+    snap("metadata_endpoints", &meta, &w);
+    let openid = anon.get("/adfs/.well-known/openid-configuration").await;
+    snap("openid_configuration", &openid, &w);
+    let form = [("grant_type", "client_credentials"), ("client_id", w.creds.client_id.as_str()), ("client_secret", w.creds.client_secret.as_str()), ("scope", "https://management.azuresim.local//.default")];
+    let token = post_form(&w.arm.http, &format!("{}/adfs/oauth2/token", w.arm.base), &form).await;
+    snap("adfs_token", &token, &w);
+    let arm = w.arm.with_token(Some(token.body["access_token"].as_str().unwrap().to_string()));
+    snap("subscriptions_list", &arm.get("/subscriptions").await, &w);
+    snap("tenants_list", &arm.get("/tenants").await, &w);
+
+    // 1. provider register ×2.
+    let p = arm.post(&format!("/subscriptions/{sub}/providers/{CONTAINER_SERVICE}/register")).await;
+    snap("provider_register", &p, &w);
+    assert_eq!(arm.post(&format!("/subscriptions/{sub}/providers/{POLICY_INSIGHTS}/register")).await.status, 200);
+
+    // 2. feature register ×2 → Pending, then approval.
+    let f = arm.post(&format!("/subscriptions/{sub}/providers/Microsoft.Features/providers/{CONTAINER_SERVICE}/features/AKS-AzurePolicyAutoApprove/register")).await;
+    assert_eq!(f.body["properties"]["state"], "Pending");
+    snap("feature_register_pending", &f, &w);
+    // The docs spelled this one two ways: names are case-insensitive.
+    let f2 = arm.post(&format!("/subscriptions/{sub}/providers/Microsoft.Features/providers/{POLICY_INSIGHTS}/features/AKS-DataPlaneAutoApprove/register")).await;
+    assert_eq!(f2.body["name"], "Microsoft.PolicyInsights/AKS-DataplaneAutoApprove");
+    for (ns, name) in [(CONTAINER_SERVICE, "AKS-AzurePolicyAutoApprove"), (POLICY_INSIGHTS, "aks-dataplaneautoapprove")] {
+        let a = anon.post_json("/admin/features/approve", json!({"subscriptionId": sub, "namespace": ns, "name": name})).await;
+        assert_eq!(a.status, 200, "{:?}", a.body);
+    }
+    let shown = arm.get(&format!("/subscriptions/{sub}/providers/Microsoft.Features/providers/{CONTAINER_SERVICE}/features/AKS-AzurePolicyAutoApprove")).await;
+    assert_eq!(shown.body["properties"]["state"], "Registered");
+    snap("feature_show_registered", &shown, &w);
+    snap("feature_list", &arm.get(&format!("/subscriptions/{sub}/providers/Microsoft.Features/features")).await, &w);
+
+    // 3. provider re-register.
+    for ns in [CONTAINER_SERVICE, POLICY_INSIGHTS] {
+        assert_eq!(arm.post(&format!("/subscriptions/{sub}/providers/{ns}/register")).await.status, 200);
+    }
+    let shown = arm.get(&format!("/subscriptions/{sub}/providers/{CONTAINER_SERVICE}")).await;
+    assert_eq!(shown.body["registrationState"], "Registered");
+    snap("provider_show", &shown, &w);
+
+    // A cluster to enable the add-on on.
+    let rg = arm.put(&format!("/subscriptions/{sub}/resourcegroups/rg1"), json!({"location": "westus2"})).await;
+    assert_eq!(rg.status, 201);
+    snap("resource_group_put", &rg, &w);
+    let cluster_path = format!("/subscriptions/{sub}/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/aks1");
+    let created = arm.put(&cluster_path, json!({"location": "westus2", "properties": {"kubernetesVersion": "1.14.8", "dnsPrefix": "aks1"}})).await;
+    assert_eq!(created.status, 201);
+    assert_eq!(created.body["properties"]["provisioningState"], "Creating");
+    snap("managed_cluster_create", &created, &w);
+    let op = arm.poll(created.header("azure-asyncoperation").unwrap()).await;
+    assert_eq!(op.body["status"], "Succeeded");
+    snap("lro_status_succeeded", &op, &w);
+
+    // 4. enable-addons: GET, PUT with azurepolicy.enabled=true (SP profile nulled), poll.
+    let mut cluster = arm.get(&cluster_path).await;
+    assert_eq!(cluster.body["properties"]["servicePrincipalProfile"]["clientId"], "msi");
+    snap("managed_cluster_get", &cluster, &w);
+    cluster.body["properties"]["addonProfiles"]["azurepolicy"] = json!({"enabled": true});
+    cluster.body["properties"]["servicePrincipalProfile"] = json!(null);
+    cluster.body["properties"]["aadProfile"] = json!(null);
+    let enabling = arm.put(&cluster_path, cluster.body.clone()).await;
+    assert_eq!(enabling.status, 200, "{:?}", enabling.body);
+    assert_eq!(enabling.body["properties"]["provisioningState"], "Updating");
+    snap("managed_cluster_enable_addon", &enabling, &w);
+    let op = arm.poll(enabling.header("azure-asyncoperation").unwrap()).await;
+    assert_eq!(op.body["status"], "Succeeded");
+    let cluster = arm.get(&cluster_path).await;
+    assert_eq!(cluster.body["properties"]["addonProfiles"]["azurepolicy"]["enabled"], true);
+    assert_eq!(cluster.body["properties"]["servicePrincipalProfile"]["clientId"], "msi", "a null SP profile keeps the stored one");
+    let cluster_id = cluster.body["id"].as_str().unwrap().to_string();
+    assert_eq!(w.controller.calls(), vec![format!("install {cluster_id}")]);
+    snap("managed_cluster_list", &arm.get(&format!("/subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters")).await, &w);
+
+    // 5. assignment of a built-in at the cluster's scope.
+    snap("policy_definition_builtin", &arm.get(&format!("/providers/Microsoft.Authorization/policyDefinitions/{IMAGES_GUID}")).await, &w);
+    let assignment = arm
+        .put(
+            &format!("{cluster_id}/providers/Microsoft.Authorization/policyAssignments/images"),
+            json!({"properties": {"enforcementMode": "Default", "policyDefinitionId": format!("/providers/Microsoft.Authorization/policyDefinitions/{IMAGES_GUID}"),
+                   "parameters": {"allowedContainerImagesRegex": {"value": "^.+azurecr.io/.+$"}}}}),
+        )
+        .await;
+    assert_eq!(assignment.status, 201, "{:?}", assignment.body);
+    snap("policy_assignment_put", &assignment, &w);
+    let assignment_id = assignment.body["id"].as_str().unwrap().to_string();
+
+    // The add-on fetches its assignments and reports, with the credentials it was installed with.
+    let install = w.controller.installs.lock().unwrap()[0].clone();
+    let form = [("grant_type", "client_credentials"), ("client_id", install.client_id.as_str()), ("client_secret", install.client_secret.as_str()), ("resource", "https://management.azuresim.local/")];
+    let addon_token = post_form(&w.arm.http, &format!("{}/adfs/oauth2/token", install.dataplane_endpoint), &form).await;
+    let addon = w.arm.with_token(Some(addon_token.body["access_token"].as_str().unwrap().to_string()));
+    let listed = addon.get(&format!("/dataplane/v1/assignments?clusterId={}", urlencode(&cluster_id))).await;
+    assert_eq!(listed.body["assignments"][0]["parameters"]["allowedContainerImagesRegex"], "^.+azurecr.io/.+$");
+    snap("dataplane_assignments", &listed, &w);
+    let report = json!({"reportId": "11111111-1111-4111-8111-111111111111", "clusterId": cluster_id, "cycle": 1, "generatedAt": "2019-06-01T00:00:00Z",
+        "assignments": [{"assignmentId": assignment_id, "complianceState": "NonCompliant",
+            "violations": [{"kind": "pods", "namespace": "default", "name": "nginx", "message": "The operation was disallowed by policy", "source": "audit"}]}]});
+    let posted = addon.post_json("/dataplane/v1/reports", report).await;
+    assert_eq!(posted.body["duplicate"], false);
+    snap("dataplane_report", &posted, &w);
+
+    // 6. queryResults (and summarize, triggerEvaluation).
+    let states = arm.post(&format!("{cluster_id}/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults")).await;
+    assert_eq!(states.body["@odata.count"], 1);
+    assert_eq!(states.body["value"][0]["complianceState"], "NonCompliant");
+    snap("policy_states_query_results", &states, &w);
+    snap("policy_states_summarize", &arm.post(&format!("/subscriptions/{sub}/providers/Microsoft.PolicyInsights/policyStates/latest/summarize")).await, &w);
+    let trigger = arm.post(&format!("/subscriptions/{sub}/providers/Microsoft.PolicyInsights/policyStates/latest/triggerEvaluation")).await;
+    assert_eq!(trigger.status, 202);
+    snap("trigger_evaluation_accepted", &trigger, &w);
+    let done = arm.poll(trigger.header("location").unwrap()).await;
+    assert_eq!(done.status, 200);
+    assert!(w.controller.calls().contains(&format!("scan {cluster_id}")));
+
+    // 7. disable-addons.
+    let mut cluster = arm.get(&cluster_path).await;
+    cluster.body["properties"]["addonProfiles"]["azurepolicy"] = json!({"enabled": false, "config": null});
+    cluster.body["properties"]["servicePrincipalProfile"] = json!(null);
+    let disabling = arm.put(&cluster_path, cluster.body).await;
+    assert_eq!(disabling.status, 200);
+    let op = arm.poll(disabling.header("azure-asyncoperation").unwrap()).await;
+    assert_eq!(op.body["status"], "Succeeded");
+    assert_eq!(w.controller.calls().last().unwrap(), &format!("uninstall {cluster_id}"));
+    let cluster = arm.get(&cluster_path).await;
+    assert_eq!(cluster.body["properties"]["addonProfiles"]["azurepolicy"]["enabled"], false);
+    snap("managed_cluster_addon_disabled", &cluster, &w);
+    // With the add-on gone the dataplane no longer serves this cluster.
+    assert_eq!(addon.get(&format!("/dataplane/v1/assignments?clusterId={}", urlencode(&cluster_id))).await.status, 404);
+
+    // Clean-up shapes: assignment and cluster delete.
+    snap("policy_assignment_delete", &arm.delete(&assignment_id).await, &w);
+    let deleting = arm.delete(&cluster_path).await;
+    assert_eq!(deleting.status, 202);
+    snap("managed_cluster_delete_accepted", &deleting, &w);
+    assert_eq!(arm.poll(deleting.header("location").unwrap()).await.status, 204);
+    assert_eq!(arm.get(&cluster_path).await.code(), "ResourceNotFound");
+    w.sim.shutdown().await;
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}

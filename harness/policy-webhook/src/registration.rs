@@ -1,0 +1,247 @@
+//! Registering the webhook with the API server, as the Gatekeeper v2 manager registered itself.
+//!
+//! Gatekeeper v2 created a **MutatingWebhookConfiguration** `gatekeeper` with one webhook
+//! `mutation.gatekeeper.sh` on `/v1/admit`, for CREATE and UPDATE of every resource, without a
+//! namespace selector. Being mutating matters: generated names are assigned after mutating admission,
+//! so `generateName` creates are reviewed with an empty name, as in 2019. On admissionregistration/v1
+//! the fields v1beta1 defaulted must be explicit: `sideEffects: None` (also what lets dry-run requests
+//! through), `failurePolicy` (v1beta1's default `Ignore`, fail open), a `timeoutSeconds`, and the
+//! AdmissionReview versions.
+//!
+//! The API server picks configurations up through an informer, so a fresh registration is not in
+//! force at once. [`wait_until_reviewed`] proves it is: it sends server-side dry-run creates of a
+//! probe Namespace until one comes back denied by *this* webhook with the probe's token
+//! ([`crate::admission::decision::PROBE_ANNOTATION`]), polling against a deadline.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhook, MutatingWebhookConfiguration, RuleWithOperations, WebhookClientConfig,
+};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::Client;
+use rand::Rng;
+
+use crate::admission::decision::{PROBE_ANNOTATION, probe_message};
+
+/// Gatekeeper v2's configuration name.
+pub const DEFAULT_CONFIGURATION_NAME: &str = "gatekeeper";
+/// Gatekeeper v2's `--webhook-name` default.
+pub const DEFAULT_WEBHOOK_NAME: &str = "mutation.gatekeeper.sh";
+/// Field manager for server-side apply.
+const FIELD_MANAGER: &str = "policy-webhook";
+
+/// `failurePolicy`: what the API server does when the webhook cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum FailurePolicy {
+    /// Allow the request (fail open), Gatekeeper v2's effective default.
+    #[default]
+    #[value(name = "Ignore")]
+    Ignore,
+    /// Reject the request (fail closed).
+    #[value(name = "Fail")]
+    Fail,
+}
+
+impl FailurePolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailurePolicy::Ignore => "Ignore",
+            FailurePolicy::Fail => "Fail",
+        }
+    }
+}
+
+/// Everything that goes into the MutatingWebhookConfiguration.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// The configuration's `metadata.name`.
+    pub name: String,
+    /// `webhooks[0].name`; at least three dot-separated segments.
+    pub webhook_name: String,
+    /// `https://127.0.0.1:<port>/v1/admit`.
+    pub url: String,
+    /// PEM of the CA that signed the webhook's serving certificate.
+    pub ca_pem: String,
+    pub failure_policy: FailurePolicy,
+    /// 1–30; Gatekeeper v3's 3 s (v2 ran with v1beta1's 30 s).
+    pub timeout_seconds: i32,
+}
+
+impl Registration {
+    /// Gatekeeper v2's names, failure policy `Ignore`, timeout 3 s.
+    pub fn new(url: impl Into<String>, ca_pem: impl Into<String>) -> Self {
+        Self {
+            name: DEFAULT_CONFIGURATION_NAME.to_string(),
+            webhook_name: DEFAULT_WEBHOOK_NAME.to_string(),
+            url: url.into(),
+            ca_pem: ca_pem.into(),
+            failure_policy: FailurePolicy::Ignore,
+            timeout_seconds: 3,
+        }
+    }
+
+    /// The configuration object.
+    pub fn configuration(&self) -> MutatingWebhookConfiguration {
+        let strings = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        MutatingWebhookConfiguration {
+            metadata: ObjectMeta {
+                name: Some(self.name.clone()),
+                labels: Some(BTreeMap::from([("app.kubernetes.io/managed-by".to_string(), FIELD_MANAGER.to_string())])),
+                ..Default::default()
+            },
+            webhooks: Some(vec![MutatingWebhook {
+                name: self.webhook_name.clone(),
+                admission_review_versions: vec!["v1".into(), "v1beta1".into()],
+                client_config: WebhookClientConfig {
+                    url: Some(self.url.clone()),
+                    ca_bundle: Some(ByteString(self.ca_pem.as_bytes().to_vec())),
+                    service: None,
+                },
+                failure_policy: Some(self.failure_policy.as_str().to_string()),
+                side_effects: "None".to_string(),
+                timeout_seconds: Some(self.timeout_seconds),
+                rules: Some(vec![RuleWithOperations {
+                    operations: strings(&["CREATE", "UPDATE"]),
+                    api_groups: strings(&["*"]),
+                    api_versions: strings(&["*"]),
+                    resources: strings(&["*"]),
+                    scope: Some("*".to_string()),
+                }]),
+                ..Default::default()
+            }]),
+        }
+    }
+}
+
+/// Registration failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationError {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("webhook {webhook} did not review a dry-run probe within {timeout:?} (last outcome: {last})")]
+    NotReviewed { webhook: String, timeout: Duration, last: String },
+}
+
+/// Creates or updates the configuration (server-side apply, so re-registering with another URL or
+/// failure policy just updates it).
+pub async fn register(client: &Client, registration: &Registration) -> Result<(), RegistrationError> {
+    let api: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
+    let config = registration.configuration();
+    api.patch(&registration.name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&config)).await?;
+    tracing::info!(
+        name = %registration.name, webhook = %registration.webhook_name, url = %registration.url,
+        failure_policy = registration.failure_policy.as_str(), "webhook configuration registered"
+    );
+    Ok(())
+}
+
+/// Deletes the configuration. Returns false if it did not exist. Delete it **before** stopping the
+/// webhook: a leftover `Fail` configuration blocks every request, an `Ignore` one costs each request
+/// the timeout.
+pub async fn unregister(client: &Client, name: &str) -> Result<bool, RegistrationError> {
+    let api: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
+    match api.delete(name, &DeleteParams::default()).await {
+        Ok(_) => {
+            tracing::info!(name, "webhook configuration removed");
+            Ok(true)
+        }
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One probe: a dry-run create of a Namespace carrying a fresh token. `Ok(true)` when the webhook
+/// named `webhook_name` denied it with the probe's message.
+async fn probe(client: &Client, webhook_name: &str) -> Result<bool, String> {
+    let token = format!("{:016x}", rand::rng().random::<u64>());
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(format!("policy-webhook-probe-{token}")),
+            annotations: Some(BTreeMap::from([(PROBE_ANNOTATION.to_string(), token.clone())])),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let api: Api<Namespace> = Api::all(client.clone());
+    match api.create(&PostParams { dry_run: true, field_manager: None }, &ns).await {
+        Ok(_) => Err("the probe was admitted without being reviewed".to_string()),
+        Err(kube::Error::Api(s))
+            if s.message.contains(&probe_message(&token)) && s.message.contains(&format!("\"{webhook_name}\"")) =>
+        {
+            Ok(true)
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Polls with dry-run probes until the webhook `webhook_name` reviews requests, or `timeout`
+/// passes. Returns how long it took.
+pub async fn wait_until_reviewed(
+    client: &Client,
+    webhook_name: &str,
+    timeout: Duration,
+) -> Result<Duration, RegistrationError> {
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = String::from("no probe sent");
+    while started.elapsed() < timeout {
+        tick.tick().await;
+        match probe(client, webhook_name).await {
+            Ok(_) => {
+                let took = started.elapsed();
+                tracing::info!(webhook = webhook_name, took_ms = took.as_millis() as u64, "webhook is reviewing requests");
+                return Ok(took);
+            }
+            Err(outcome) => last = outcome,
+        }
+    }
+    Err(RegistrationError::NotReviewed { webhook: webhook_name.to_string(), timeout, last })
+}
+
+/// [`register`], then [`wait_until_reviewed`]: what the harness calls after starting the webhook.
+pub async fn register_and_wait(
+    client: &Client,
+    registration: &Registration,
+    timeout: Duration,
+) -> Result<Duration, RegistrationError> {
+    register(client, registration).await?;
+    wait_until_reviewed(client, &registration.webhook_name, timeout).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_matches_gatekeeper_v2_on_admissionregistration_v1() {
+        let mut reg = Registration::new("https://127.0.0.1:8443/v1/admit", "-----BEGIN CERTIFICATE-----\n");
+        reg.failure_policy = FailurePolicy::Fail;
+        let v = serde_json::to_value(reg.configuration()).unwrap();
+        assert_eq!(v["apiVersion"], "admissionregistration.k8s.io/v1");
+        assert_eq!(v["kind"], "MutatingWebhookConfiguration");
+        assert_eq!(v["metadata"]["name"], "gatekeeper");
+        let hook = &v["webhooks"][0];
+        assert_eq!(hook["name"], "mutation.gatekeeper.sh");
+        assert_eq!(hook["clientConfig"]["url"], "https://127.0.0.1:8443/v1/admit");
+        assert!(hook["clientConfig"]["caBundle"].as_str().unwrap().starts_with("LS0tLS1CRUdJTiBD"));
+        assert!(hook["clientConfig"].get("service").is_none());
+        assert_eq!(hook["failurePolicy"], "Fail");
+        assert_eq!(hook["sideEffects"], "None");
+        assert_eq!(hook["timeoutSeconds"], 3);
+        assert_eq!(hook["admissionReviewVersions"], serde_json::json!(["v1", "v1beta1"]));
+        assert_eq!(hook["rules"][0]["operations"], serde_json::json!(["CREATE", "UPDATE"]));
+        assert_eq!(hook["rules"][0]["resources"], serde_json::json!(["*"]));
+        assert!(hook.get("namespaceSelector").is_none());
+    }
+
+    #[test]
+    fn failure_policy_defaults_to_ignore() {
+        assert_eq!(Registration::new("u", "c").failure_policy, FailurePolicy::Ignore);
+        assert_eq!(FailurePolicy::default().as_str(), "Ignore");
+    }
+}

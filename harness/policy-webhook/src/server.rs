@@ -1,0 +1,111 @@
+//! The HTTPS server: routes, TLS from PEM files (rustls with ring), and the small read-only handlers.
+//!
+//! | Route | |
+//! |---|---|
+//! | `POST /v1/admit` | AdmissionReview v1/v1beta1 → AdmissionReview ([`crate::admission`]) |
+//! | `GET /v1/audit` | Gatekeeper v2 audit ([`crate::audit`]) |
+//! | `GET /v1/denials?since=<seq>` | real-time denials for the agent ([`crate::denials`]) |
+//! | `GET /healthz` | the process serves |
+//! | `GET /readyz` | the initial ConfigMap list is loaded (503 until then) |
+//! | `GET /metrics` | Prometheus text ([`crate::metrics`]) |
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use serde::Deserialize;
+
+use crate::error::WebhookError;
+use crate::state::AppState;
+
+/// Where the serving certificate and key come from.
+#[derive(Debug, Clone)]
+pub enum TlsSource {
+    /// PEM files (the binary's `--tls-cert-file`/`--tls-key-file`).
+    Files { cert: PathBuf, key: PathBuf },
+    /// PEM text in memory (tests, in-process use).
+    Pem { cert: String, key: String },
+}
+
+impl TlsSource {
+    pub(crate) async fn rustls_config(&self) -> Result<RustlsConfig, WebhookError> {
+        let result = match self {
+            TlsSource::Files { cert, key } => RustlsConfig::from_pem_file(cert, key).await,
+            TlsSource::Pem { cert, key } => {
+                RustlsConfig::from_pem(cert.as_bytes().to_vec(), key.as_bytes().to_vec()).await
+            }
+        };
+        result.map_err(|e| WebhookError::Tls(e.to_string()))
+    }
+}
+
+/// Most denials one `/v1/denials` call returns; the agent follows `next` for more.
+const DENIALS_PAGE: usize = 1000;
+
+/// All routes over `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/admit", post(crate::admission::admit))
+        .route("/v1/audit", get(crate::audit::audit))
+        .route("/v1/denials", get(denials))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        // `/v1/admit` enforces its own limit with a 400 and a reason; axum's default would answer 413.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// Binds `addr` (port 0 picks a free port) and serves `router` over TLS until `handle` shuts down.
+/// Returns the bound address as soon as the socket is listening, and the serving task.
+pub(crate) async fn serve(
+    addr: SocketAddr,
+    tls: &TlsSource,
+    router: Router,
+    handle: Handle<SocketAddr>,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>), WebhookError> {
+    let config = tls.rustls_config().await?;
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| WebhookError::Bind { addr, source: e })?;
+    listener.set_nonblocking(true).map_err(|e| WebhookError::Bind { addr, source: e })?;
+    let bound = listener.local_addr().map_err(|e| WebhookError::Bind { addr, source: e })?;
+    let server = axum_server::from_tcp_rustls(listener, config)
+        .map_err(|e| WebhookError::Bind { addr, source: e })?
+        .handle(handle);
+    let task = tokio::spawn(server.serve(router.into_make_service()));
+    Ok((bound, task))
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let report = state.readiness.report();
+    let code = if report.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(report)).into_response()
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct DenialsQuery {
+    #[serde(default)]
+    since: u64,
+}
+
+async fn denials(State(state): State<Arc<AppState>>, Query(q): Query<DenialsQuery>) -> Response {
+    Json(state.denials.since(q.since, DENIALS_PAGE)).into_response()
+}
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;
