@@ -1,1 +1,70 @@
-//! (being written)
+//! # policy-agent: the `azurepolicy` add-on (Azure Policy for AKS, 2019 preview)
+//!
+//! Two loops, as the 2019 documentation describes them:
+//!
+//! * **Refresh** ([`refresh_cycle`], every `REFRESH_INTERVAL`, default 5m): fetch the cluster's active
+//!   assignments from the dataplane, download each Rego (retry with back-off), fill its placeholders
+//!   with `policy_engine::fill_placeholders` (`{{AzurePolicyID}}` = the full assignment id, contracts
+//!   §2), then **delete every ConfigMap in the policy namespace and create one per assignment**
+//!   ([`configmap_cache`] has the naming). Hand edits and extra ConfigMaps are gone after one cycle,
+//!   removed or `Disabled` assignments disappear in one cycle, and a run killed half-way converges on
+//!   the next (deterministic names, create-or-replace on conflict).
+//! * **Audit** ([`audit_cycle`], every `AUDIT_INTERVAL`, default 5m): the webhook's full scan
+//!   (`/v1/audit`) merged with its real-time denials (`/v1/denials?since=`), one report per cycle with
+//!   Compliant/NonCompliant per active assignment, sent by [`reporting`] with retry and an idempotency
+//!   key so that nothing is lost or double-counted.
+//!
+//! ## Deviations from the 2019 add-on (documented choices)
+//!
+//! * **Last good policy on refresh failure.** A failed download or substitution does not drop an
+//!   assignment's enforcement: its last good Rego stays (from memory, or from the ConfigMap in the
+//!   cluster on a fresh start) and the failure is logged, counted
+//!   (`policy_agent_errors_total{kind="policy_download"|"placeholder"}`) and reported as
+//!   `refreshErrors` in the next report. An unreachable dataplane leaves the cluster untouched.
+//! * **`kube-root-ca.crt` is not deleted** by the delete-all pass (it postdates 2019 and the control
+//!   plane recreates it at once).
+//! * **Denials come from the webhook, not the API server audit log**: it is what Gatekeeper itself
+//!   knows, carries the policy (= assignment) ids, and is available on every backend without extra
+//!   privileges (see [`audit_cycle`]).
+//!
+//! ## Least privilege (RBAC the add-on lifecycle must grant)
+//!
+//! A namespaced `Role` in the policy namespace (default `azure-policy`), bound to the agent's
+//! ServiceAccount, with exactly:
+//!
+//! ```yaml
+//! rules:
+//! - apiGroups: [""]
+//!   resources: ["configmaps"]
+//!   verbs: ["list", "get", "create", "update", "delete"]
+//! ```
+//!
+//! `list` (refresh reads the namespace before deleting), `delete` (delete-all), `create` (recreate),
+//! `get` + `update` (create-or-replace after a 409). Nothing cluster-wide: no `watch`, no
+//! `deletecollection`, no other resource, no other namespace. The agent reads cluster objects only
+//! indirectly, through the webhook's audit endpoint.
+//!
+//! ## Running it
+//!
+//! Every setting is an env var and a flag (see [`config::Config`]); `policy-agent --help` lists them.
+//! HTTP (on `LISTEN_ADDR`, default `127.0.0.1:0`; the bound address is logged and written to
+//! `--addr-file`): `GET /healthz`, `GET /metrics`, `GET /status`, `POST /trigger/refresh`,
+//! `POST /trigger/audit` (both wait for the triggered cycle: `{"cycle":n,"ok":bool,"error"?}`).
+//! Each finished cycle logs `refresh cycle completed cycle=<n> configmaps=<k> …` or
+//! `audit cycle completed cycle=<n> …`.
+
+pub mod agent;
+pub mod audit_cycle;
+pub mod backoff;
+pub mod compliance_report;
+pub mod config;
+pub mod configmap_cache;
+pub mod dataplane_client;
+pub mod http_client;
+pub mod metrics;
+pub mod refresh_cycle;
+pub mod reporting;
+pub mod server;
+pub mod token;
+pub mod triggers;
+pub mod webhook_client;
