@@ -103,12 +103,7 @@ pub fn get(app: &SharedApp, req: &ArmRequest) -> ArmResult<Response> {
 
 /// `POST …/features/{name}/register|unregister`.
 pub fn action(app: &SharedApp, req: &ArmRequest, action: &str) -> ArmResult<Response> {
-    let register = match action {
-        "register" => true,
-        "unregister" => false,
-        _ => return Err(ArmError::not_found("InvalidResourceType", format!("Unknown feature action '{action}'."))),
-    };
-    req.only(Method::POST)?;
+    let register = providers::is_register(req, action)?;
     let (sub, ns, name) = (&req.segs[1], &req.segs[5], &req.segs[7]);
     let info = providers::catalog(ns)
         .ok_or_else(|| ArmError::not_found("InvalidResourceNamespace", format!("The resource namespace '{ns}' is invalid.")))?;

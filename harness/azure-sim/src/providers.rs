@@ -131,14 +131,20 @@ pub fn get(app: &SharedApp, req: &ArmRequest) -> ArmResult<Response> {
     found.map(|b| json(StatusCode::OK, b)).ok_or_else(|| unknown_namespace(ns))
 }
 
-/// `POST /subscriptions/{s}/providers/{ns}/register|unregister`.
-pub fn action(app: &SharedApp, req: &ArmRequest, action: &str) -> ArmResult<Response> {
+/// `true` for a `register` POST, `false` for `unregister` (providers and features share the verbs).
+pub fn is_register(req: &ArmRequest, action: &str) -> ArmResult<bool> {
     let register = match action {
         "register" => true,
         "unregister" => false,
-        _ => return Err(ArmError::not_found("InvalidResourceType", format!("Unknown provider action '{action}'."))),
+        _ => return Err(ArmError::not_found("InvalidResourceType", format!("Unknown action '{action}'."))),
     };
     req.only(Method::POST)?;
+    Ok(register)
+}
+
+/// `POST /subscriptions/{s}/providers/{ns}/register|unregister`.
+pub fn action(app: &SharedApp, req: &ArmRequest, action: &str) -> ArmResult<Response> {
+    let register = is_register(req, action)?;
     let (sub, ns) = (&req.segs[1], &req.segs[3]);
     let delay = chrono::Duration::from_std(app.config.provider_delay).unwrap_or_default();
     let result = app.store.write(|state| {
