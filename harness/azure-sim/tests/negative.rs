@@ -126,7 +126,7 @@ async fn busy_cluster_refuses_a_second_operation() {
     let w = world().await;
     w.opt_in().await;
     w.cluster("rg", "c", false).await;
-    *w.controller.install_delay.lock().unwrap() = std::time::Duration::from_millis(300);
+    *w.controller.install_delay.lock().unwrap() = std::time::Duration::from_millis(1500);
     let path = format!("/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c", w.sub);
     let body = json!({"location": "westus2", "properties": {"addonProfiles": {"azurepolicy": {"enabled": true}}}});
     let first = w.arm.put(&path, body.clone()).await;
