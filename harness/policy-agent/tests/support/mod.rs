@@ -1,4 +1,6 @@
 #![allow(dead_code)]
+pub mod agent_process;
+pub mod fake_dataplane;
 pub mod flaky_proxy;
 pub mod stub_webhook;
 
@@ -24,7 +26,7 @@ pub fn quick_retry(attempts: u32) -> RetryPolicy {
     RetryPolicy::new(attempts, Duration::from_millis(10), Duration::from_secs(2))
 }
 
-pub async fn mount_token(server: &MockServer, expected_calls: u64) {
+pub async fn mount_token(server: &MockServer, expected_calls: impl Into<wiremock::Times>) {
     Mock::given(method("POST"))
         .and(path("/adfs/oauth2/token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
@@ -46,7 +48,7 @@ pub fn client(token_base: &str, base: &str, retry: RetryPolicy) -> Arc<Dataplane
 
 pub fn assignment_json(name: &str, policy_uri: &str) -> serde_json::Value {
     serde_json::json!({
-        "assignmentId": format!("/subscriptions/s1/providers/Microsoft.Authorization/policyAssignments/{name}"),
+        "assignmentId": fake_dataplane::assignment_id(name),
         "assignmentName": name,
         "definitionId": "/providers/Microsoft.Authorization/policyDefinitions/7ce7ac02-a5c6-45d6-8d1b-844feb1c1531",
         "displayName": name, "effect": "EnforceRegoPolicy", "policyUri": policy_uri, "parameters": {}
