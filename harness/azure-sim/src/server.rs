@@ -100,7 +100,8 @@ impl AzureSim {
             Some(t) => {
                 let path = ca_file(&config);
                 write_file(&path, &t.ca_pem)?;
-                Some(path)
+                // Absolute, so a script can use the printed `ca:` path from any directory.
+                Some(std::fs::canonicalize(&path).map_err(SimError::io(&path))?)
             }
             None => None,
         };
