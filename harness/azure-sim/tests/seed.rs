@@ -157,3 +157,24 @@ async fn seed_sequence_succeeds_in_order() {
 fn urlencode(s: &str) -> String {
     s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
+
+/// `az login -u/-p` (ADAL password grant) and its refresh, as a user of the default subscription.
+#[tokio::test]
+async fn user_login_with_password_and_refresh_token() {
+    let w = world().await;
+    let default = w.sim.default_credentials();
+    let url = format!("{}/adfs/oauth2/token", w.arm.base);
+    let login = [("grant_type", "password"), ("client_id", "04b07795-8ddb-461a-bbee-02f9e1bf7b46"), ("username", "Admin@AzureSim.local"), ("password", default.client_secret.as_str()), ("resource", "https://management.azuresim.local/")];
+    let token = post_form(&w.arm.http, &url, &login).await;
+    assert_eq!(token.status, 200, "{:?}", token.body);
+    let refresh = token.body["refresh_token"].as_str().expect("user logins get a refresh token").to_string();
+    let refreshed = post_form(&w.arm.http, &url, &[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())]).await;
+    let user = w.arm.with_token(Some(refreshed.body["access_token"].as_str().unwrap().to_string()));
+    let subs = user.get("/subscriptions").await;
+    assert_eq!(subs.body["value"][0]["subscriptionId"], default.subscription_id.as_str());
+    assert_eq!(user.get(&format!("/subscriptions/{}/resourcegroups", w.sub)).await.status, 403, "users see only their subscriptions");
+    // A refresh token is not an access token, and a wrong password is an OAuth error.
+    assert_eq!(w.arm.with_token(Some(refresh)).get("/subscriptions").await.status, 401);
+    let wrong = [("grant_type", "password"), ("username", "admin@azuresim.local"), ("password", "nope")];
+    assert_eq!(post_form(&w.arm.http, &url, &wrong).await.body["error"], "invalid_grant");
+}
