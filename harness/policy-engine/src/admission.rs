@@ -88,22 +88,35 @@ impl AdmissionTarget {
         Ok(AdmissionTarget { resource, namespace, name })
     }
 
-    /// The `deny` pattern and overlay of the Gatekeeper query. The request itself is passed as
-    /// `input` rather than as a JSON literal in the query text, which spares parsing it per module.
-    pub(crate) fn query(&self) -> String {
+    /// The `deny` pattern that keeps only results about this object.
+    fn pattern(&self) -> String {
         let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
-        let (res, name) = (q(&self.resource), q(&self.name));
-        match &self.namespace {
-            Some(ns) => {
-                let ns = q(ns);
-                format!(
-                    r#"data.admission.deny[{{"id": id, "resource": {{"kind": {res}, "namespace": {ns}, "name": {name}}}, "resolution": resolution}}] with data.kubernetes[{res}][{ns}][{name}] as input"#
-                )
-            }
-            None => format!(
-                r#"data.admission.deny[{{"id": id, "resource": {{"kind": {res}, "name": {name}}}, "resolution": resolution}}] with data.kubernetes[{res}][{name}] as input"#
-            ),
-        }
+        let namespace = self.namespace.as_deref().map(|ns| format!(r#""namespace": {}, "#, q(ns))).unwrap_or_default();
+        format!(
+            r#"data.admission.deny[{{"id": id, "resource": {{"kind": {}, {namespace}"name": {}}}, "resolution": resolution}}]"#,
+            q(&self.resource),
+            q(&self.name)
+        )
+    }
+
+    /// The object's path below `data.kubernetes`.
+    pub(crate) fn path(&self) -> Vec<&str> {
+        let mut path = vec![self.resource.as_str()];
+        path.extend(self.namespace.as_deref());
+        path.push(&self.name);
+        path
+    }
+
+    /// Gatekeeper's query: the request (passed as `input`, which spares parsing it as a JSON literal
+    /// per module) overlays the object's path in the full replicated tree.
+    pub(crate) fn overlay_query(&self) -> String {
+        let path: String = self.path().iter().map(|k| format!("[{}]", serde_json::to_string(k).unwrap_or_default())).collect();
+        format!("{} with data.kubernetes{path} as input", self.pattern())
+    }
+
+    /// The same query over a slice of the tree that already holds the overlay (passed as `input`).
+    pub(crate) fn sliced_query(&self) -> String {
+        format!("{} with data.kubernetes as input", self.pattern())
     }
 }
 

@@ -5,16 +5,20 @@ use std::sync::{Arc, OnceLock};
 
 use regorus::{Engine, Value};
 
+use crate::analysis::DataNeeds;
 use crate::admission::{overlay_request, AdmissionTarget};
 use crate::modules::{compile, CompiledModule};
-use crate::replicated_data::ReplicatedData;
+use crate::replicated_data::{set_path, ReplicatedData};
 use crate::{audit, EvalError, ModuleError, ModuleFailure, ResourceRef, Violation};
 
-/// A module's engine with the current data, analysed and ready: evaluating a clone costs no setup.
+/// A module's engine, analysed and ready: evaluating a clone costs no setup. Modules that read data
+/// only through `matches` of known kinds hold no data and get their slice with each query; the others
+/// hold the whole replicated tree.
 #[derive(Clone)]
 pub(crate) struct PreparedModule {
     pub id: String,
     pub engine: Engine,
+    pub needs: DataNeeds,
 }
 
 /// Modules, replicated objects and the engines prepared from them. See the crate docs.
@@ -89,11 +93,13 @@ impl PolicyEngine {
                 .iter()
                 .map(|(id, module)| {
                     let mut engine = module.engine.clone();
-                    // Cannot conflict: the module engine holds no data of its own.
-                    let _ = engine.add_data(self.data.root().clone());
+                    if module.needs == DataNeeds::Everything {
+                        // Cannot conflict: the module engine holds no data of its own.
+                        let _ = engine.add_data(self.data.root().clone());
+                    }
                     // Any query runs the analysis once; clones then start from a prepared engine.
                     let _ = engine.eval_query("true".to_string(), false);
-                    PreparedModule { id: id.clone(), engine }
+                    PreparedModule { id: id.clone(), engine, needs: module.needs.clone() }
                 })
                 .collect()
         })
@@ -106,16 +112,29 @@ impl PolicyEngine {
     /// modules' violations. Gatekeeper v2 allowed such requests (fail open).
     pub fn admit(&self, request: &serde_json::Value) -> Result<Vec<Violation>, EvalError> {
         let target = AdmissionTarget::of(request)?;
-        let query = target.query();
-        let input = Value::from(overlay_request(request));
+        let request = Value::from(overlay_request(request));
         let resource = ResourceRef {
             kind: target.resource.clone(),
             namespace: target.namespace.clone().unwrap_or_default(),
             name: target.name.clone(),
         };
+        let (overlay_query, sliced_query) = (target.overlay_query(), target.sliced_query());
+        let mut overlay_only = Value::new_object();
+        set_path(&mut overlay_only, &target.path(), request.clone());
         self.collect(|module| {
+            let (input, query) = match &module.needs {
+                DataNeeds::Everything => (request.clone(), &overlay_query),
+                DataNeeds::Kinds { head_kinds: Some(heads), .. } if !heads.contains(&target.resource) => return Ok(vec![]),
+                DataNeeds::Kinds { kinds, .. } if !kinds.contains(&target.resource) => return Ok(vec![]),
+                DataNeeds::Kinds { local: true, .. } => (overlay_only.clone(), &sliced_query),
+                DataNeeds::Kinds { kinds, .. } => {
+                    let mut slice = self.slice(kinds);
+                    set_path(&mut slice, &target.path(), request.clone());
+                    (slice, &sliced_query)
+                }
+            };
             let mut engine = module.engine.clone();
-            engine.set_input(input.clone());
+            engine.set_input(input);
             let results = engine.eval_query(query.clone(), false).map_err(|e| format!("{e:#}"))?;
             Ok(results
                 .result
@@ -129,11 +148,29 @@ impl PolicyEngine {
         })
     }
 
+    /// `{<kind>: data.kubernetes.<kind>}` for the given kinds (shared, not copied).
+    fn slice(&self, kinds: &BTreeSet<String>) -> Value {
+        let mut slice = Value::new_object();
+        for kind in kinds {
+            set_path(&mut slice, &[kind], self.data.kind_tree(kind));
+        }
+        slice
+    }
+
     /// Every violation over the replicated data (the `/v1/audit` query, no overlay).
     pub fn audit(&self) -> Result<Vec<Violation>, EvalError> {
         self.collect(|module| {
             let mut engine = module.engine.clone();
-            let deny = engine.eval_rule("data.admission.deny".to_string()).map_err(|e| format!("{e:#}"))?;
+            let deny = match &module.needs {
+                DataNeeds::Everything => engine.eval_rule("data.admission.deny".to_string()),
+                DataNeeds::Kinds { kinds, .. } => {
+                    engine.set_input(self.slice(kinds));
+                    engine
+                        .eval_query("data.admission.deny with data.kubernetes as input".to_string(), false)
+                        .map(|r| r.result.first().and_then(|r| r.expressions.first()).map(|e| e.value.clone()).unwrap_or(Value::Undefined))
+                }
+            }
+            .map_err(|e| format!("{e:#}"))?;
             Ok(audit::decode_deny_set(&deny))
         })
     }

@@ -40,12 +40,14 @@
 //!   plain text substitution (see [`placeholders`]).
 
 pub mod admission;
+mod analysis;
 pub mod audit;
 pub mod builtins;
 mod engine;
 mod errors;
 mod tokens;
 mod extensions;
+pub mod manifests;
 pub mod matches;
 mod modules;
 pub mod normalize;
@@ -53,6 +55,7 @@ pub mod offline;
 pub mod placeholders;
 mod replicated_data;
 mod violation;
+pub mod workload;
 
 pub use admission::{admission_review_to_request, AdmissionTarget};
 pub use engine::PolicyEngine;

@@ -6,12 +6,14 @@
 
 use regorus::Engine;
 
+use crate::analysis::{analyse, DataNeeds};
 use crate::{extensions, matches, normalize::normalize, ModuleError};
 
 /// A module that parsed, analysed and passed a trial evaluation. Holds no replicated data.
 #[derive(Clone)]
 pub(crate) struct CompiledModule {
     pub engine: Engine,
+    pub needs: DataNeeds,
 }
 
 /// The engine every module starts from: Rego v0, `re_match`, `data.k8s.matches`.
@@ -33,15 +35,17 @@ fn base_engine() -> Engine {
 /// compile time; without the trial such a module would load and then fail every evaluation.
 pub(crate) fn compile(id: &str, source: &str) -> Result<CompiledModule, ModuleError> {
     let mut engine = base_engine();
+    let normalized = normalize(source);
+    let needs = analyse(&normalized);
     engine
-        .add_policy(id.to_string(), normalize(source))
+        .add_policy(id.to_string(), normalized)
         .map_err(|e| module_error(id, &e))?;
     let mut trial = engine.clone();
     match trial.eval_query("data.admission.deny".to_string(), false) {
         Err(e) if is_compile_error(&e) => return Err(module_error(id, &e)),
         _ => {}
     }
-    Ok(CompiledModule { engine })
+    Ok(CompiledModule { engine, needs })
 }
 
 /// Errors that OPA would have raised at compile time rather than evaluation time.

@@ -37,9 +37,28 @@ fn child<'a>(target: &'a mut Value, key: &str) -> &'a mut Value {
     slot
 }
 
+/// Set `value` at `path` under `tree` (an object), creating maps on the way. Copy-on-write: shared
+/// maps along the path are cloned, nothing else.
+pub(crate) fn set_path(tree: &mut Value, path: &[&str], value: Value) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut node = tree;
+    for key in parents {
+        node = child(node, key);
+    }
+    insert(node, last, value);
+}
+
 impl ReplicatedData {
     pub fn root(&self) -> &Value {
         &self.root
+    }
+
+    /// `data.kubernetes.<plural>`, or an empty object.
+    pub fn kind_tree(&self, plural: &str) -> Value {
+        match &self.root[&Value::from("kubernetes")][&Value::from(plural)] {
+            Value::Undefined => Value::new_object(),
+            v => v.clone(),
+        }
     }
 
     pub fn count(&self) -> usize {

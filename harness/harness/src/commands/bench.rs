@@ -1,12 +1,90 @@
-//! `harness bench ...` (being written).
+//! `harness bench ...`: performance figures. Each subcommand prints progress and ends with one
+//! summary line (`<name>: key=value ...`). Add a variant and a function per new benchmark.
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use policy_engine::{admission_review_to_request, workload, PolicyEngine};
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
-    /// Not yet available.
-    Todo,
+    /// In-process admission: nine built-ins, replicated objects, AdmissionReviews evaluated one by one.
+    Admission {
+        #[arg(long, default_value_t = 10_000)]
+        objects: usize,
+        #[arg(long, default_value_t = 2_000)]
+        requests: usize,
+    },
+    /// A full audit over the replicated objects with the nine built-ins.
+    Audit {
+        #[arg(long, default_value_t = 10_000)]
+        objects: usize,
+    },
 }
 
-pub async fn run(_cmd: BenchCommand) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet available")
+pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BenchCommand::Admission { objects, requests } => admission(objects, requests)?,
+        BenchCommand::Audit { objects } => audit(objects)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The nine built-ins plus `objects` replicated objects, prepared.
+fn loaded_engine(objects: usize) -> anyhow::Result<PolicyEngine> {
+    let mut engine = PolicyEngine::new();
+    workload::load_builtins(&mut engine)?;
+    let start = Instant::now();
+    workload::populate(&mut engine, objects);
+    engine.prepare();
+    println!("replicated {} objects in {:.3}s", engine.object_count(), start.elapsed().as_secs_f64());
+    Ok(engine)
+}
+
+/// Peak resident set size (VmHWM) in MiB.
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .map_or(0, |kib| kib / 1024)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> u128 {
+    let idx = ((sorted.len() as f64 * p).ceil() as usize).saturating_sub(1).min(sorted.len().saturating_sub(1));
+    sorted.get(idx).map_or(0, |d| d.as_micros())
+}
+
+fn admission(objects: usize, requests: usize) -> anyhow::Result<()> {
+    let engine = loaded_engine(objects)?;
+    let reviews: Vec<_> = (0..requests).map(|i| workload::review(i, objects)).collect();
+    let mut latencies = Vec::with_capacity(requests);
+    let mut denied = 0;
+    let start = Instant::now();
+    for review in &reviews {
+        let t = Instant::now();
+        let request = admission_review_to_request(review)?;
+        let violations = engine.admit(&request).map_err(|e| anyhow::anyhow!("{e}"))?;
+        latencies.push(t.elapsed());
+        denied += usize::from(!violations.is_empty());
+    }
+    let total = start.elapsed();
+    latencies.sort();
+    println!("requests={requests} denied={denied} total={:.3}s", total.as_secs_f64());
+    println!(
+        "admission: p50_us={} p99_us={} rps={} rss_mib={}",
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        (requests as f64 / total.as_secs_f64()) as u64,
+        peak_rss_mib()
+    );
+    Ok(())
+}
+
+fn audit(objects: usize) -> anyhow::Result<()> {
+    let engine = loaded_engine(objects)?;
+    let start = Instant::now();
+    let violations = engine.audit().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let seconds = start.elapsed().as_secs_f64();
+    println!("violations={} rss_mib={}", violations.len(), peak_rss_mib());
+    println!("audit: objects={} policies={} seconds={seconds:.3}", engine.object_count(), engine.module_ids().len());
+    Ok(())
 }

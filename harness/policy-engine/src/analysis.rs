@@ -1,0 +1,108 @@
+//! Which replicated data a module can see, decided from its tokens, so evaluation can hand it only
+//! that slice. Evaluating `data.k8s.matches` enumerates every replicated object, so without this an
+//! admission would cost time proportional to the cluster, per module.
+//!
+//! The analysis is conservative: anything it does not recognise yields [`DataNeeds::Everything`],
+//! which evaluates exactly as Gatekeeper did.
+
+use std::collections::BTreeSet;
+
+use crate::tokens::{tokenize, Kind, Token};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DataNeeds {
+    /// Reads data only through `matches[["<kind>", ns, name, obj]]` with literal kinds.
+    Kinds {
+        kinds: BTreeSet<String>,
+        /// Each rule uses `matches` once and its `deny` head names the tuple's namespace and name:
+        /// a result about object X depends on X's path only, so admission needs just the overlay.
+        local: bool,
+        /// Literal `resource.kind`s of the `deny` heads; `None` if any head's kind is not literal.
+        head_kinds: Option<BTreeSet<String>>,
+    },
+    /// Anything else: the whole tree.
+    Everything,
+}
+
+fn text<'a>(src: &'a str, t: &Token) -> &'a str {
+    &src[t.start..t.end]
+}
+
+fn literal(src: &str, t: &Token) -> Option<String> {
+    (t.kind == Kind::Str).then(|| serde_json::from_str::<String>(text(src, t)).ok()).flatten()
+}
+
+pub(crate) fn analyse(src: &str) -> DataNeeds {
+    let tokens: Vec<Token> = tokenize(src).into_iter().filter(|t| !matches!(t.kind, Kind::Comment | Kind::Newline)).collect();
+    let is = |i: usize, s: &str| tokens.get(i).is_some_and(|t| text(src, t) == s);
+    let mut kinds = BTreeSet::new();
+    let mut head_kinds = Some(BTreeSet::new());
+    let mut tuple_vars = Vec::new();
+    let mut deny_heads = 0;
+    for (i, t) in tokens.iter().enumerate() {
+        match (t.kind, text(src, t)) {
+            (Kind::Ident, "input") => return DataNeeds::Everything,
+            (Kind::Ident, "data") => {
+                let import = i > 0 && is(i - 1, "import") && is(i + 1, ".") && is(i + 2, "k8s") && is(i + 3, ".") && is(i + 4, "matches");
+                if !import {
+                    return DataNeeds::Everything;
+                }
+            }
+            (Kind::Ident, "matches") if !(i > 0 && is(i - 1, ".")) => {
+                // matches[["kind", ns, name, obj]]
+                let shape = is(i + 1, "[") && is(i + 2, "[") && is(i + 4, ",") && is(i + 6, ",") && is(i + 8, ",") && is(i + 10, "]");
+                let kind = tokens.get(i + 3).and_then(|k| literal(src, k));
+                match (shape, kind) {
+                    (true, Some(kind)) => {
+                        kinds.insert(kind);
+                        tuple_vars.push((text(src, &tokens[i + 5]).to_string(), text(src, &tokens[i + 7]).to_string()));
+                    }
+                    _ => return DataNeeds::Everything,
+                }
+            }
+            (Kind::Ident, "deny") if is(i + 1, "[") => deny_heads += 1,
+            (Kind::Str, "\"resource\"") if is(i + 1, ":") => {
+                let kind = if is(i + 2, "{") && is(i + 3, "\"kind\"") && is(i + 4, ":") { tokens.get(i + 5).and_then(|k| literal(src, k)) } else { None };
+                match (kind, head_kinds.as_mut()) {
+                    (Some(kind), Some(set)) => {
+                        set.insert(kind);
+                    }
+                    _ => head_kinds = None,
+                }
+            }
+            _ => {}
+        }
+    }
+    if kinds.is_empty() {
+        return DataNeeds::Everything;
+    }
+    let compact: String = src.split_whitespace().collect();
+    let local = deny_heads > 0
+        && tuple_vars.len() == deny_heads
+        && tuple_vars.iter().all(|(ns, name)| compact.contains(&format!("\"namespace\":{ns},")) && compact.contains(&format!("\"name\":{name}}}")));
+    DataNeeds::Kinds { kinds, local, head_kinds }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builtins::BUILTINS;
+
+    #[test]
+    fn builtins_are_recognised() {
+        for b in &BUILTINS {
+            let needs = analyse(b.source);
+            let DataNeeds::Kinds { kinds, local, head_kinds } = needs else { panic!("{}: {needs:?}", b.file) };
+            assert_eq!(kinds.len(), 1, "{}", b.file);
+            assert_eq!(head_kinds, Some(kinds.clone()), "{}", b.file);
+            assert_eq!(local, b.policy_id != "UniqueIngressHostnames", "{}", b.file);
+        }
+    }
+
+    #[test]
+    fn other_data_or_input_means_everything() {
+        assert_eq!(analyse("package a\nimport data.k8s.matches\ndeny[x] { data.kubernetes.pods[_]; x := 1 }"), DataNeeds::Everything);
+        assert_eq!(analyse("package a\ndeny[x] { x := input.y }"), DataNeeds::Everything);
+        assert_eq!(analyse("package a\nimport data.k8s.matches\ndeny[x] { matches[[k, ns, n, o]]; x := 1 }"), DataNeeds::Everything);
+    }
+}
