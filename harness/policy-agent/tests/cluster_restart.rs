@@ -49,6 +49,7 @@ async fn killed_mid_refresh_the_next_cycle_converges() {
         let settled = names(&api).await.len();
         assert_eq!(settled, 40);
 
+        let old: BTreeSet<String> = names(&api).await.into_iter().collect();
         dp.set_assignments(&refs);
         expected = refs.iter().map(|n| configmap_name(n, &assignment_id(n))).collect();
         let base = agent.base.clone();
@@ -56,10 +57,12 @@ async fn killed_mid_refresh_the_next_cycle_converges() {
         // Kill as soon as the namespace is visibly half-way (some deleted, not all recreated).
         for _ in 0..2000 {
             let now: BTreeSet<String> = names(&api).await.into_iter().collect();
-            if now.len() < 40 || (!now.is_subset(&expected) && now.intersection(&expected).count() > 0) {
+            if now != old && now != expected {
                 agent.kill();
-                interrupted = now != expected;
-                println!("killed mid-refresh on attempt {attempt}: {} ConfigMaps present, {} of the new set", now.len(), now.intersection(&expected).count());
+                let after_kill: BTreeSet<String> = names(&api).await.into_iter().collect();
+                interrupted = after_kill != expected;
+                println!("killed mid-refresh on attempt {attempt}: {} ConfigMaps present, {} of the new set (then {} after the kill)",
+                    now.len(), now.intersection(&expected).count(), after_kill.len());
                 break;
             }
             if now == expected {
