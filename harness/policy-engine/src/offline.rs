@@ -43,20 +43,20 @@ impl CheckReport {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot read {path}: {error}")]
+    Read { path: PathBuf, error: std::io::Error },
     #[error("cannot parse {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("definition {path}: {message}")]
     Definition { path: PathBuf, message: String },
     #[error("no policy given: pass --rego FILE or --definition FILE")]
     NoPolicy,
-    #[error("{path}: {source}")]
-    Placeholder { path: PathBuf, source: PlaceholderError },
+    #[error("{path}: {error}")]
+    Placeholder { path: PathBuf, error: PlaceholderError },
     #[error("policy does not compile: {0}")]
     Module(#[from] ModuleError),
-    #[error("{path}: {source}")]
-    Review { path: PathBuf, source: ReviewError },
+    #[error("{path}: {error}")]
+    Review { path: PathBuf, error: ReviewError },
     #[error("{0}")]
     Eval(#[from] EvalError),
     #[error("{path}: no object to check")]
@@ -64,7 +64,7 @@ pub enum CheckError {
 }
 
 fn read(path: &Path) -> Result<String, CheckError> {
-    std::fs::read_to_string(path).map_err(|source| CheckError::Read { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|error| CheckError::Read { path: path.to_path_buf(), error })
 }
 
 fn documents(path: &Path) -> Result<Vec<Value>, CheckError> {
@@ -124,7 +124,7 @@ fn parameter_reference(expr: &str) -> Option<&str> {
 /// The AdmissionRequests in the object file: a full AdmissionReview, or one CREATE per manifest.
 fn requests(path: &Path) -> Result<Vec<Value>, CheckError> {
     let docs = documents(path)?;
-    let review_err = |source| CheckError::Review { path: path.to_path_buf(), source };
+    let review_err = |error| CheckError::Review { path: path.to_path_buf(), error };
     let mut out = Vec::new();
     for doc in docs {
         if doc.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
@@ -158,7 +158,7 @@ pub fn check(req: &CheckRequest) -> Result<CheckReport, CheckError> {
     for (n, source) in sources.iter().enumerate() {
         let id = req.policy_id.clone().unwrap_or_else(|| source.default_id.clone());
         let rego = fill_placeholders(&source.rego, &id, &source.params)
-            .map_err(|e| CheckError::Placeholder { path: source.path.clone(), source: e })?;
+            .map_err(|e| CheckError::Placeholder { path: source.path.clone(), error: e })?;
         engine.upsert_module(&format!("offline/{n}/{}", source.path.display()), &rego)?;
     }
     for path in &req.existing {

@@ -16,17 +16,7 @@ pub fn message(policy_id: &str, detail: &str) -> String {
 }
 
 /// The reference's example parameter values (§8.2).
-pub fn example_params() -> Map<String, Value> {
-    json!({
-        "allowedContainerImagesRegex": "^.+azurecr.io/.+$",
-        "allowedContainerPortsRegex": "^(443|446)$",
-        "allowedServicePortsRegex": "^(443|446)$",
-        "commaSeparatedListOfLabels": "test1,test2",
-    })
-    .as_object()
-    .cloned()
-    .unwrap()
-}
+pub use policy_engine::workload::example_params;
 
 pub fn engine_with(params: &Map<String, Value>) -> PolicyEngine {
     let mut engine = PolicyEngine::new();
