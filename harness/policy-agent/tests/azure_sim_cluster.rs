@@ -1,0 +1,78 @@
+//! The refresh and audit cycles end to end against the real azure-sim (assignments, built-in Rego,
+//! reports) and the real local cluster, with policy-engine's placeholder filler.
+#![cfg(feature = "engine")]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use azure_sim::{Fault, FaultRule};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{ListParams, ObjectMeta, PostParams};
+use kube::Api;
+use policy_agent::audit_cycle::AuditCycle;
+use policy_agent::backoff::RetryPolicy;
+use policy_agent::compliance_report::ComplianceState;
+use policy_agent::configmap_cache::{configmap_name, ConfigMapStore, DATA_KEY};
+use policy_agent::http_client;
+use policy_agent::metrics::Metrics;
+use policy_agent::refresh_cycle::{policy_engine_filler, RefreshCycle, RefreshState};
+use policy_agent::reporting::Reporter;
+use policy_agent::webhook_client::WebhookClient;
+use support::azure_world::{AzureWorld, PRIVILEGE};
+use support::init;
+
+const NS: &str = "pa-azure-sim";
+
+async fn policy_names(api: &Api<ConfigMap>) -> Vec<String> {
+    api.list(&ListParams::default()).await.unwrap().items.into_iter()
+        .filter_map(|cm| cm.metadata.name).filter(|n| n != "kube-root-ca.crt").collect()
+}
+
+#[tokio::test]
+async fn assignment_lifecycle_and_failed_download_against_azure_sim_and_the_cluster() {
+    init();
+    let cluster = cluster::shared().await.expect("local cluster");
+    let client = cluster.client();
+    let ns = Namespace { metadata: ObjectMeta { name: Some(NS.into()), ..Default::default() }, ..Default::default() };
+    let _ = Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
+    let w = AzureWorld::start().await;
+    let retry = RetryPolicy::new(3, Duration::from_millis(20), Duration::from_secs(1));
+    let dp = w.dataplane(Duration::from_secs(5), true, retry);
+    let state = Arc::new(RefreshState::default());
+    let metrics = Arc::new(Metrics::default());
+    let refresh = RefreshCycle::new(dp.clone(), ConfigMapStore::new(client.clone(), NS), policy_engine_filler(), state.clone(), metrics.clone());
+
+    // An assignment appears as a ConfigMap after one cycle, with the assignment id filled in.
+    let id = w.assign("no-privileged", PRIVILEGE).await;
+    let out = refresh.refresh().await.unwrap();
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let name = configmap_name("no-privileged", &id);
+    assert_eq!(policy_names(&api).await, [name.clone()]);
+    let rego = api.get(&name).await.unwrap().data.unwrap()[DATA_KEY].clone();
+    assert!(rego.contains(&id) && !rego.contains("{{AzurePolicyID}}"), "{rego}");
+
+    // A failed Rego download keeps the last good policy and is reported to azure-sim.
+    w.sim.faults().inject(FaultRule::new("/policies/*", Fault::Status { status: 500 })).unwrap();
+    let out = refresh.refresh().await.unwrap();
+    assert_eq!(out.errors.len(), 1);
+    assert_eq!(api.get(&name).await.unwrap().data.unwrap()[DATA_KEY], rego);
+    let wh = wiremock::MockServer::start().await;
+    support::stub_webhook::mount_changing(&wh, vec![id.clone()], Some(2)).await;
+    let webhook = WebhookClient::new(http_client::build(None, Duration::from_secs(3), true).unwrap(), &wh.uri(), retry);
+    let reporter = Reporter::new(dp.clone(), retry, 8, metrics.clone());
+    let audit = AuditCycle::new(dp, webhook, state, reporter, metrics);
+    audit.audit(1).await.unwrap();
+    let held = w.sim.reports(&w.cluster_id);
+    let last = serde_json::to_value(held.last().unwrap()).unwrap();
+    assert_eq!(last["refreshErrors"][0]["assignmentId"], id.as_str(), "{last}");
+    assert_eq!(last["assignments"][0]["complianceState"], serde_json::to_value(ComplianceState::NonCompliant).unwrap());
+    w.sim.faults().clear();
+
+    // Deleting the assignment removes the ConfigMap in one cycle.
+    w.unassign("no-privileged").await;
+    refresh.refresh().await.unwrap();
+    assert!(policy_names(&api).await.is_empty());
+}
