@@ -38,6 +38,15 @@
 //!   `data.kubernetes.<plural>.<name>`); one upsert or delete touches one path, not the whole tree.
 //! * [`fill_placeholders`] escapes values for Rego string literals, an improvement on the add-on's
 //!   plain text substitution (see [`placeholders`]).
+//! * Speed: evaluating `data.k8s.matches` enumerates every replicated object, so each module is
+//!   analysed at load time (`analysis`): a module that reads data only through `matches` of literal
+//!   kinds is evaluated over just those kinds, and one whose rules each bind the `deny` resource from
+//!   a single `matches` tuple is evaluated over the admission overlay alone (exactly equivalent,
+//!   since only results about the reviewed object are kept). Other modules see the whole tree, as in
+//!   Gatekeeper. Modules of a kind other than the reviewed one are skipped. Referential policies
+//!   such as unique ingress hosts remain quadratic in the number of objects of their kind.
+//! * Concurrency: after writes, call [`PolicyEngine::prepare`] on the writer copy before cloning it
+//!   for readers; otherwise the first evaluation on each unprepared clone pays the preparation.
 
 pub mod admission;
 mod analysis;
