@@ -57,6 +57,7 @@ fn admission(objects: usize, requests: usize) -> anyhow::Result<()> {
     let engine = loaded_engine(objects)?;
     let reviews: Vec<_> = (0..requests).map(|i| workload::review(i, objects)).collect();
     let mut latencies = Vec::with_capacity(requests);
+    let mut by_kind: std::collections::BTreeMap<String, Vec<Duration>> = Default::default();
     let mut denied = 0;
     let start = Instant::now();
     for review in &reviews {
@@ -64,10 +65,16 @@ fn admission(objects: usize, requests: usize) -> anyhow::Result<()> {
         let request = admission_review_to_request(review)?;
         let violations = engine.admit(&request).map_err(|e| anyhow::anyhow!("{e}"))?;
         latencies.push(t.elapsed());
+        let kind = review.pointer("/request/resource/resource").and_then(|v| v.as_str()).unwrap_or_default();
+        by_kind.entry(kind.to_string()).or_default().push(t.elapsed());
         denied += usize::from(!violations.is_empty());
     }
     let total = start.elapsed();
     latencies.sort();
+    for (kind, mut times) in by_kind {
+        times.sort();
+        println!("  {kind}: n={} p50_us={} p99_us={}", times.len(), percentile(&times, 0.50), percentile(&times, 0.99));
+    }
     println!("requests={requests} denied={denied} total={:.3}s", total.as_secs_f64());
     println!(
         "admission: p50_us={} p99_us={} rps={} rss_mib={}",
