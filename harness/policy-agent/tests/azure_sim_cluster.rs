@@ -8,9 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use azure_sim::{Fault, FaultRule};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{ListParams, ObjectMeta, PostParams};
-use kube::Api;
 use policy_agent::audit_cycle::AuditCycle;
 use policy_agent::backoff::RetryPolicy;
 use policy_agent::compliance_report::ComplianceState;
@@ -21,23 +18,16 @@ use policy_agent::refresh_cycle::{policy_engine_filler, RefreshCycle, RefreshSta
 use policy_agent::reporting::Reporter;
 use policy_agent::webhook_client::WebhookClient;
 use support::azure_world::{AzureWorld, PRIVILEGE};
-use support::init;
+use support::{init, policy_configmap_names, test_namespace};
 
 const NS: &str = "pa-azure-sim";
-
-async fn policy_names(api: &Api<ConfigMap>) -> Vec<String> {
-    api.list(&ListParams::default()).await.unwrap().items.into_iter()
-        .filter_map(|cm| cm.metadata.name).filter(|n| n != "kube-root-ca.crt").collect()
-}
 
 #[tokio::test]
 async fn assignment_lifecycle_and_failed_download_against_azure_sim_and_the_cluster() {
     init();
     let cluster = cluster::shared().await.expect("local cluster");
     let client = cluster.client();
-    let ns = Namespace { metadata: ObjectMeta { name: Some(NS.into()), ..Default::default() }, ..Default::default() };
-    let _ = Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await;
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
+    let api = test_namespace(&client, NS).await;
     let w = AzureWorld::start().await;
     let retry = RetryPolicy::new(3, Duration::from_millis(20), Duration::from_secs(1));
     let dp = w.dataplane(Duration::from_secs(5), true, retry);
@@ -50,7 +40,7 @@ async fn assignment_lifecycle_and_failed_download_against_azure_sim_and_the_clus
     let out = refresh.refresh().await.unwrap();
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     let name = configmap_name("no-privileged", &id);
-    assert_eq!(policy_names(&api).await, [name.clone()]);
+    assert_eq!(policy_configmap_names(&api).await, [name.clone()]);
     let rego = api.get(&name).await.unwrap().data.unwrap()[DATA_KEY].clone();
     assert!(rego.contains(&id) && !rego.contains("{{AzurePolicyID}}"), "{rego}");
 
@@ -74,5 +64,5 @@ async fn assignment_lifecycle_and_failed_download_against_azure_sim_and_the_clus
     // Deleting the assignment removes the ConfigMap in one cycle.
     w.unassign("no-privileged").await;
     refresh.refresh().await.unwrap();
-    assert!(policy_names(&api).await.is_empty());
+    assert!(policy_configmap_names(&api).await.is_empty());
 }

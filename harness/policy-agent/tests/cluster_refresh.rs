@@ -6,7 +6,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{ListParams, ObjectMeta, PostParams};
 use kube::Api;
 use policy_agent::configmap_cache::{configmap_name, ConfigMapStore, ANNOTATION_ASSIGNMENT, ANNOTATION_DEFINITION, DATA_KEY};
@@ -18,12 +18,6 @@ use support::*;
 /// Test filler: the textual `{{AzurePolicyID}}` substitution (policy-engine's own tests cover the rest).
 fn filler() -> FillFn {
     Arc::new(|rego, id, _| Ok(rego.replace("{{AzurePolicyID}}", id)))
-}
-
-async fn namespace(client: &kube::Client, name: &str) -> Api<ConfigMap> {
-    let ns = Namespace { metadata: ObjectMeta { name: Some(name.into()), ..Default::default() }, ..Default::default() };
-    let _ = Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await;
-    Api::namespaced(client.clone(), name)
 }
 
 fn refresh_cycle(dp: &FakeDataplane, client: &kube::Client, ns: &str) -> (RefreshCycle, Arc<RefreshState>, Arc<Metrics>) {
@@ -55,7 +49,7 @@ async fn assignments_become_configmaps_and_the_namespace_is_reset_each_cycle() {
     init();
     let cluster = cluster::shared().await.expect("local cluster");
     let client = cluster.client();
-    let api = namespace(&client, "pa-refresh-basic").await;
+    let api = test_namespace(&client, "pa-refresh-basic").await;
     let dp = FakeDataplane::start().await;
     dp.set_assignments(&["a1", "My_Policy.2"]);
     let (cycle, _, metrics) = refresh_cycle(&dp, &client, "pa-refresh-basic");
@@ -98,7 +92,7 @@ async fn failed_download_keeps_the_last_good_policy_and_is_reported() {
     init();
     let cluster = cluster::shared().await.expect("local cluster");
     let client = cluster.client();
-    let api = namespace(&client, "pa-refresh-lastgood").await;
+    let api = test_namespace(&client, "pa-refresh-lastgood").await;
     let dp = FakeDataplane::start().await;
     dp.set_assignments(&["a1", "a2"]);
     let (cycle, state, metrics) = refresh_cycle(&dp, &client, "pa-refresh-lastgood");
@@ -143,7 +137,7 @@ async fn unreachable_dataplane_leaves_the_cluster_untouched() {
     init();
     let cluster = cluster::shared().await.expect("local cluster");
     let client = cluster.client();
-    let api = namespace(&client, "pa-refresh-outage").await;
+    let api = test_namespace(&client, "pa-refresh-outage").await;
     let dp = FakeDataplane::start().await;
     dp.set_assignments(&["a1"]);
     let (cycle, _, _) = refresh_cycle(&dp, &client, "pa-refresh-outage");

@@ -5,9 +5,6 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{ListParams, ObjectMeta, PostParams};
-use kube::Api;
 use policy_agent::configmap_cache::{configmap_name, DATA_KEY};
 use support::agent_process::AgentProcess;
 use support::fake_dataplane::{assignment_id, rego, FakeDataplane};
@@ -15,22 +12,13 @@ use support::*;
 
 const NS: &str = "pa-restart";
 
-async fn names(api: &Api<ConfigMap>) -> Vec<String> {
-    api.list(&ListParams::default()).await.unwrap().items.into_iter()
-        .filter_map(|cm| cm.metadata.name)
-        .filter(|n| n != "kube-root-ca.crt")
-        .collect()
-}
-
 #[tokio::test]
 #[cfg_attr(not(feature = "engine"), ignore = "the binary needs the `engine` feature to fill placeholders")]
 async fn killed_mid_refresh_the_next_cycle_converges() {
     init();
     let cluster = cluster::shared().await.expect("local cluster");
     let client = cluster.client();
-    let ns = Namespace { metadata: ObjectMeta { name: Some(NS.into()), ..Default::default() }, ..Default::default() };
-    let _ = Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await;
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
+    let api = test_namespace(&client, NS).await;
     let dp = FakeDataplane::start().await;
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = cluster.kubeconfig_path().to_path_buf();
@@ -46,20 +34,20 @@ async fn killed_mid_refresh_the_next_cycle_converges() {
         dp.set_assignments(if prev.is_empty() { &refs } else { &prev_refs });
         let mut agent = AgentProcess::spawn(dir.path(), &dp.uri(), "http://127.0.0.1:9", &kubeconfig, NS, &[]).await;
         assert!(agent.trigger("refresh").await.ok, "{}", agent.log_text());
-        let settled = names(&api).await.len();
+        let settled = policy_configmap_names(&api).await.len();
         assert_eq!(settled, 40);
 
-        let old: BTreeSet<String> = names(&api).await.into_iter().collect();
+        let old: BTreeSet<String> = policy_configmap_names(&api).await.into_iter().collect();
         dp.set_assignments(&refs);
         expected = refs.iter().map(|n| configmap_name(n, &assignment_id(n))).collect();
         let base = agent.base.clone();
         tokio::spawn(async move { let _ = reqwest::Client::new().post(format!("{base}/trigger/refresh")).send().await; });
         // Kill as soon as the namespace is visibly half-way (some deleted, not all recreated).
         for _ in 0..2000 {
-            let now: BTreeSet<String> = names(&api).await.into_iter().collect();
+            let now: BTreeSet<String> = policy_configmap_names(&api).await.into_iter().collect();
             if now != old && now != expected {
                 agent.kill();
-                let after_kill: BTreeSet<String> = names(&api).await.into_iter().collect();
+                let after_kill: BTreeSet<String> = policy_configmap_names(&api).await.into_iter().collect();
                 interrupted = after_kill != expected;
                 println!("killed mid-refresh on attempt {attempt}: {} ConfigMaps present, {} of the new set (then {} after the kill)",
                     now.len(), now.intersection(&expected).count(), after_kill.len());
@@ -79,7 +67,7 @@ async fn killed_mid_refresh_the_next_cycle_converges() {
     let restarted = AgentProcess::spawn(dir.path(), &dp.uri(), "http://127.0.0.1:9", &kubeconfig, NS, &[]).await;
     let outcome = restarted.trigger("refresh").await;
     assert!(outcome.ok, "{outcome:?}");
-    let after = names(&api).await;
+    let after = policy_configmap_names(&api).await;
     let unique: BTreeSet<String> = after.iter().cloned().collect();
     assert_eq!(after.len(), unique.len(), "no duplicates");
     assert_eq!(unique, expected, "no missing, no extra ConfigMaps");
