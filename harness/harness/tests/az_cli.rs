@@ -326,3 +326,52 @@ async fn unsupported_commands_and_bad_flags_fail_clearly() {
     let value: Value = f.ok("az provider show -n Microsoft.Authorization").await.json();
     assert_eq!(value["registrationState"], "Registered");
 }
+
+#[tokio::test]
+async fn throttled_requests_are_retried_like_msrest() {
+    use azure_sim::{Fault, FaultRule};
+    let mut f = fixture(SimConfig::default()).await;
+    let faults = f.sim.faults();
+    // Two 429s (Retry-After: 0) are absorbed by the CLI's retry policy.
+    faults.inject(FaultRule::new("/subscriptions/*/providers/Microsoft.Features/*", Fault::Throttle { retry_after_secs: 0 }).times(2)).unwrap();
+    f.ok("az feature list").await;
+    // Persistent 503s fail after the retries, with the ARM code.
+    faults.inject(FaultRule::new("/subscriptions/*/providers", Fault::Status { status: 503 }).times(10)).unwrap();
+    let out = f.fails("az provider list", 1).await;
+    has(&out.stderr, &["ERROR: (ServiceUnavailable) "]);
+    faults.clear();
+    f.ok("az provider list").await;
+}
+
+/// A controller whose installs fail, as a broken add-on deployment would.
+struct FailingInstall;
+
+#[async_trait::async_trait]
+impl azure_sim::AddonController for FailingInstall {
+    async fn install(&self, _req: &azure_sim::AddonInstall) -> Result<(), String> {
+        Err("the webhook did not become ready".into())
+    }
+    async fn uninstall(&self, _cluster_id: &str) -> Result<(), String> {
+        Ok(())
+    }
+    async fn trigger_scan(&self, _cluster_id: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_failed_operation_reports_its_error_code() {
+    pki::install_ring_provider();
+    let sim = AzureSim::start(SimConfig { auto_approve_features: true, ..SimConfig::default() }, Arc::new(FailingInstall)).await.unwrap();
+    let sub = sim.new_subscription("failing").subscription_id;
+    let az = AzCli::for_sim(&sim, &sub).unwrap();
+    let mut f = Fixture { sim, az, sub };
+    f.cluster().await;
+    f.opt_in().await;
+    let out = f.fails("az aks enable-addons --addons azure-policy --name MyAKSCluster --resource-group MyResourceGroup", 1).await;
+    assert_eq!(out.stderr.lines().last().unwrap(), "ERROR: (AddonInstallFailed) Installing the azurepolicy add-on failed: the webhook did not become ready");
+    let state = f.ok("az aks show -n MyAKSCluster -g MyResourceGroup --query provisioningState -o tsv").await;
+    assert_eq!(state.stdout, "Failed\n");
+    // --no-wait returns at once, without output.
+    f.ok("az aks create -g MyResourceGroup -n Quick -k 1.14.8 --no-wait").await;
+}

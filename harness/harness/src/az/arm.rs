@@ -37,15 +37,37 @@ impl AzCli {
         Ok(url)
     }
 
-    /// Sends one request; any status ≥ 400 becomes an [`AzError::Arm`].
+    /// Sends one request; any status ≥ 400 becomes an [`AzError::Arm`]. Like msrest's retry
+    /// policy in the 2019 CLI, 408/429/5xx answers are retried (up to `max_retries` times, every
+    /// method), waiting `Retry-After` when the server sends it and an exponential backoff otherwise,
+    /// so a throttled ARM slows a command down instead of failing it.
     pub(crate) async fn call(&self, method: Method, path: &str, api_version: Option<&str>, query: &[(&str, String)], body: Option<&Value>) -> AzResult<Reply> {
         let url = self.url(path, api_version, query)?;
+        let mut attempt = 0;
+        loop {
+            let mut retry_after = None;
+            let reply = self.exchange(method.clone(), &url, body, &mut retry_after).await;
+            match &reply {
+                Err(AzError::Arm { status, .. }) if RETRIED.contains(status) && attempt < self.max_retries => {
+                    // `Retry-After` (capped at 10 s), else a backoff doubling from the poll interval.
+                    let wait = retry_after.map_or_else(|| self.poll_interval * 2u32.pow(attempt), |secs| Duration::from_secs(secs.min(10)));
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                _ => return reply,
+            }
+        }
+    }
+
+    /// One request; `retry_after` receives the response's `Retry-After` seconds, if any.
+    async fn exchange(&self, method: Method, url: &Url, body: Option<&Value>, retry_after: &mut Option<u64>) -> AzResult<Reply> {
         let mut request = self.http.request(method, url.clone()).bearer_auth(&self.token);
         if let Some(b) = body {
             request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(b.to_string());
         }
         let response = request.send().await.map_err(|e| AzError::Transport(format!("request to {url} failed: {e}")))?;
         let status = response.status().as_u16();
+        *retry_after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let (async_operation, location) = (header("azure-asyncoperation"), header("location"));
         let bytes = response.bytes().await.map_err(|e| AzError::Transport(format!("reading the response from {url}: {e}")))?;
@@ -133,6 +155,9 @@ fn arm_error(status: u16, body: &Value) -> AzError {
     };
     AzError::Arm { status, code, message }
 }
+
+/// Statuses msrest retried.
+const RETRIED: &[u16] = &[408, 429, 500, 502, 503, 504];
 
 /// The default interval between LRO polls. The real CLI honours `Retry-After` (azure-sim sends 1 s);
 /// nothing observable depends on the interval, so the harness polls faster to keep scenarios quick.

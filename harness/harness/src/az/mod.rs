@@ -113,6 +113,8 @@ pub struct AzCli {
     pub poll_interval: Duration,
     /// Longest an LRO may take before the command fails.
     pub lro_timeout: Duration,
+    /// Retries of a throttled (429) or failing (408/5xx) request, as msrest's policy (3).
+    pub max_retries: u32,
     /// Warnings of the command being run, printed to stderr.
     warnings: Vec<String>,
 }
@@ -149,6 +151,7 @@ impl AzCli {
             extensions: BTreeMap::new(),
             poll_interval: arm::DEFAULT_POLL_INTERVAL,
             lro_timeout: arm::DEFAULT_LRO_TIMEOUT,
+            max_retries: 3,
             warnings: Vec::new(),
         })
     }
