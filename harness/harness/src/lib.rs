@@ -9,4 +9,16 @@ pub mod addon_lifecycle;
 pub mod az;
 pub mod report;
 pub mod runner;
+pub mod snapshots;
 pub mod world;
+
+/// Run options for this repository: `features/`, `reports/`, one scenario at a time (the add-on is
+/// cluster-wide, as on AKS, so its webhook would see other scenarios' objects), and whether a
+/// Docker engine answers (for `@requires-docker` scenarios).
+pub async fn default_run_options() -> runner::RunOptions {
+    let root = world::environment::repo_root();
+    let mut opts = runner::RunOptions::new(root.join("features"), root.join("reports"));
+    opts.concurrency = 1;
+    opts.docker_available = cluster::k3s::probe_docker().await.is_ok();
+    opts
+}

@@ -1,1 +1,22 @@
-fn main() {}
+#![recursion_limit = "256"]
+//! The Gherkin scenarios under `cargo test` (a `harness = false` target). Options come from the
+//! command line after `--` or from `HARNESS_TAGS` / `HARNESS_CONCURRENCY`.
+
+#[path = "../src/steps/mod.rs"]
+mod steps;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    pki::install_ring_provider();
+    let args = harness::runner::RunArgs::from_env();
+    let opts = args.apply(harness::default_run_options().await);
+    match harness::runner::run::<harness::world::AksWorld>(opts).await {
+        Ok(summary) if summary.succeeded() => std::process::ExitCode::SUCCESS,
+        Ok(_) => std::process::ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            println!("harness: 0 passed, 1 failed, 0 skipped");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,143 @@
-//! (being written)
+//! The cucumber World: one scenario's view of the product, and the domain API its steps call.
+//!
+//! Each scenario gets its own Azure subscription (with its own principal and token), resource
+//! group, managed cluster and Kubernetes namespaces, so scenarios never see each other's state.
+//! Step functions (in `src/steps/`) stay thin and call the methods here and in [`azure`],
+//! [`addon`] and [`kubernetes`].
+
+pub mod addon;
+pub mod azure;
+pub mod environment;
+pub mod kubernetes;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::az::{AzCli, AzOutput};
+use crate::report::Outcome;
+use crate::runner::ScenarioHooks;
+
+pub use environment::{Environment, environment};
+pub use kubernetes::Admission;
+
+static SCENARIOS: AtomicUsize = AtomicUsize::new(0);
+
+/// One scenario's state.
+#[derive(cucumber::World)]
+#[world(init = Self::new)]
+pub struct AksWorld {
+    pub env: &'static Environment,
+    /// A short id, unique in the run, used in namespace names.
+    pub id: String,
+    pub subscription: azure_sim::SubscriptionCredentials,
+    pub az: AzCli,
+    /// The last `az` command's output.
+    pub last_az: Option<AzOutput>,
+    /// The managed cluster the scenario works with (ARM id), once created.
+    pub cluster_id: Option<String>,
+    pub resource_group: String,
+    pub cluster_name: String,
+    pub namespaces: kubernetes::Namespaces,
+    /// The last Kubernetes write and what the API server answered.
+    pub last_admission: Option<Admission>,
+    /// Objects created in shared namespaces (kube-system), deleted at teardown.
+    pub shared_objects: Vec<(serde_json::Value, String)>,
+    /// Add-on settings for the next enable (failure policy, intervals).
+    pub addon_settings: crate::addon_lifecycle::AddonSettings,
+    /// Fault rules this scenario injected into azure-sim.
+    pub injected_faults: bool,
+}
+
+impl std::fmt::Debug for AksWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AksWorld")
+            .field("id", &self.id)
+            .field("subscription", &self.subscription.subscription_id)
+            .field("cluster_id", &self.cluster_id)
+            .field("last_az", &self.last_az)
+            .field("last_admission", &self.last_admission)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AksWorld {
+    async fn new() -> anyhow::Result<Self> {
+        let env = environment().await?;
+        let n = SCENARIOS.fetch_add(1, Ordering::Relaxed);
+        let id = format!("s{n}");
+        let subscription = env.sim.new_subscription(&format!("scenario {id}"));
+        let az = AzCli::for_sim(&env.sim, &subscription.subscription_id).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        Ok(Self {
+            env,
+            namespaces: kubernetes::Namespaces::new(&id),
+            id,
+            subscription,
+            az,
+            last_az: None,
+            cluster_id: None,
+            resource_group: "MyResourceGroup".into(),
+            cluster_name: "MyAKSCluster".into(),
+            last_admission: None,
+            shared_objects: Vec::new(),
+            addon_settings: Default::default(),
+            injected_faults: false,
+        })
+    }
+
+    pub fn client(&self) -> kube::Client {
+        self.env.cluster.client()
+    }
+
+    /// The last `az` output, or an error saying no command ran.
+    pub fn last_az(&self) -> anyhow::Result<&AzOutput> {
+        self.last_az.as_ref().ok_or_else(|| anyhow::anyhow!("no az command has run in this scenario"))
+    }
+
+    pub fn cluster_id(&self) -> anyhow::Result<&str> {
+        self.cluster_id.as_deref().ok_or_else(|| anyhow::anyhow!("the scenario has no AKS cluster yet"))
+    }
+
+    /// Replaces `{cluster-id}`, `{subscription}`, `{resource-group}` and `{ns:<name>}` in step text.
+    pub fn expand(&self, text: &str) -> String {
+        let mut out = text
+            .replace("{subscription}", &self.subscription.subscription_id)
+            .replace("{resource-group}", &self.resource_group);
+        if let Some(id) = &self.cluster_id {
+            out = out.replace("{cluster-id}", id);
+        }
+        while let Some(start) = out.find("{ns:") {
+            let Some(len) = out[start..].find('}') else { break };
+            let logical = out[start + 4..start + len].to_string();
+            out.replace_range(start..start + len + 1, &self.namespaces.real(&logical));
+        }
+        out
+    }
+}
+
+impl ScenarioHooks for AksWorld {
+    async fn teardown(&mut self, _scenario: &cucumber::gherkin::Scenario, _outcome: Outcome) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        if self.injected_faults {
+            self.env.sim.faults().clear();
+        }
+        if let Some(id) = &self.cluster_id {
+            // Scenario cleanup need not wait for namespace deletion; the next install waits if needed.
+            if let Err(e) = self.env.addon.uninstall(id, false).await {
+                problems.push(format!("add-on removal: {e}"));
+            }
+        }
+        let client = self.client();
+        for (object, ns) in self.shared_objects.drain(..) {
+            if let Err(e) = kubernetes::delete(&client, &object, Some(&ns)).await {
+                problems.push(format!("delete from {ns}: {e}"));
+            }
+        }
+        let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client);
+        for ns in self.namespaces.created() {
+            if let Err(e) = api.delete(ns, &Default::default()).await {
+                problems.push(format!("delete namespace {ns}: {e}"));
+            }
+        }
+        anyhow::ensure!(problems.is_empty(), "teardown: {}", problems.join("; "));
+        Ok(())
+    }
+}

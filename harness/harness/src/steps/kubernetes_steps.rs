@@ -1,0 +1,100 @@
+//! Steps on the Kubernetes side: namespaces, manifests, and what admission answered.
+
+use cucumber::gherkin::Step;
+use cucumber::{given, then, when};
+use harness::world::{AksWorld, Admission};
+
+#[given(expr = "a namespace {string}")]
+async fn namespace(world: &mut AksWorld, name: String) -> anyhow::Result<()> {
+    let client = world.client();
+    world.namespaces.ensure(&client, &name).await.map(|_| ())
+}
+
+/// Creates (or, with `update`, replaces) every document, remembering the last answer.
+async fn write(world: &mut AksWorld, namespace: &str, text: &str, update: bool) -> anyhow::Result<()> {
+    let client = world.client();
+    let ns = world.namespaces.ensure(&client, namespace).await?;
+    for object in harness::world::kubernetes::parse_manifests(&world.expand(text))? {
+        let answer = if update {
+            harness::world::kubernetes::update(&client, &object, Some(&ns)).await?
+        } else {
+            harness::world::kubernetes::create(&client, &object, Some(&ns)).await?
+        };
+        if answer == Admission::Admitted && harness::world::kubernetes::SHARED_NAMESPACES.contains(&namespace) {
+            world.shared_objects.push((object, ns.clone()));
+        }
+        world.last_admission = Some(answer);
+    }
+    Ok(())
+}
+
+#[when(expr = "I create in namespace {string}:")]
+#[given(expr = "I created in namespace {string}:")]
+async fn create_doc(world: &mut AksWorld, step: &Step, namespace: String) -> anyhow::Result<()> {
+    write(world, &namespace, crate::steps::docstring(step)?, false).await
+}
+
+#[when(expr = "I update in namespace {string}:")]
+async fn update_doc(world: &mut AksWorld, step: &Step, namespace: String) -> anyhow::Result<()> {
+    write(world, &namespace, crate::steps::docstring(step)?, true).await
+}
+
+#[when(expr = "I create the fixture {string} in namespace {string}")]
+#[given(expr = "I created the fixture {string} in namespace {string}")]
+async fn create_fixture(world: &mut AksWorld, fixture: String, namespace: String) -> anyhow::Result<()> {
+    let path = world.env.repo_root.join("fixtures").join(&fixture);
+    let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("fixture {}: {e}", path.display()))?;
+    write(world, &namespace, &text, false).await
+}
+
+fn last(world: &AksWorld) -> anyhow::Result<&Admission> {
+    world.last_admission.as_ref().ok_or_else(|| anyhow::anyhow!("nothing was written to Kubernetes yet"))
+}
+
+#[then("the request is admitted")]
+async fn admitted(world: &mut AksWorld) -> anyhow::Result<()> {
+    match last(world)? {
+        Admission::Admitted => Ok(()),
+        other => anyhow::bail!("expected the request to be admitted, got {other:?}"),
+    }
+}
+
+#[then(expr = "the request is denied with {string}")]
+async fn denied_with(world: &mut AksWorld, text: String) -> anyhow::Result<()> {
+    let text = world.expand(&text);
+    match last(world)? {
+        Admission::Denied(message) if message.contains(&text) => Ok(()),
+        other => anyhow::bail!("expected a denial containing {text:?}, got {other:?}"),
+    }
+}
+
+#[then("the request is denied")]
+async fn denied(world: &mut AksWorld) -> anyhow::Result<()> {
+    match last(world)? {
+        Admission::Denied(_) => Ok(()),
+        other => anyhow::bail!("expected a denial, got {other:?}"),
+    }
+}
+
+#[then(expr = "the request fails with {string}")]
+async fn fails_with(world: &mut AksWorld, text: String) -> anyhow::Result<()> {
+    match last(world)? {
+        Admission::Failed(message) if message.contains(&text) => Ok(()),
+        other => anyhow::bail!("expected a failure containing {text:?}, got {other:?}"),
+    }
+}
+
+#[then(expr = "the namespace {string} exists")]
+async fn namespace_exists(world: &mut AksWorld, name: String) -> anyhow::Result<()> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(world.client());
+    anyhow::ensure!(api.get_opt(&world.namespaces.real(&name)).await?.is_some(), "namespace {name} does not exist");
+    Ok(())
+}
+
+#[then(expr = "the namespace {string} does not exist")]
+async fn namespace_gone(world: &mut AksWorld, name: String) -> anyhow::Result<()> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(world.client());
+    let found = api.get_opt(&world.namespaces.real(&name)).await?;
+    anyhow::ensure!(found.is_none(), "namespace {name} still exists: {:?}", found.and_then(|n| n.status));
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! The add-on as a scenario observes it: refresh and audit cycles (triggered, never waited for with
+//! a sleep), the policy ConfigMaps, the webhook's loaded policies, logs and the API server audit log.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, ListParams};
+
+use super::AksWorld;
+
+/// kube-mgmt's status annotation.
+pub const POLICY_STATUS: &str = "openpolicyagent.org/policy-status";
+/// How long the webhook may take to pick up ConfigMap changes through its watch.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl AksWorld {
+    fn policy_namespace(&self) -> String {
+        self.addon_settings.namespace.clone()
+    }
+
+    /// Runs one refresh cycle now, then waits until the webhook has loaded what it wrote.
+    pub async fn refresh_cycle(&mut self) -> anyhow::Result<serde_json::Value> {
+        let reply = self.env.addon.trigger(self.cluster_id()?, "refresh").await?;
+        self.wait_policies_loaded().await?;
+        Ok(reply)
+    }
+
+    /// Runs one audit cycle now (the full scan and the compliance report).
+    pub async fn audit_cycle(&mut self) -> anyhow::Result<serde_json::Value> {
+        Ok(self.env.addon.trigger(self.cluster_id()?, "audit").await?)
+    }
+
+    /// The ConfigMaps in the policy namespace.
+    pub async fn policy_configmaps(&self) -> anyhow::Result<Vec<ConfigMap>> {
+        let api: Api<ConfigMap> = Api::namespaced(self.client(), &self.policy_namespace());
+        let mut list: Vec<ConfigMap> = api
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            // Kubernetes' own root CA ConfigMap is not a policy (see policy-agent's docs).
+            .filter(|cm| cm.metadata.name.as_deref() != Some("kube-root-ca.crt"))
+            .collect();
+        list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        Ok(list)
+    }
+
+    /// Waits until every policy ConfigMap carries kube-mgmt's status annotation and the webhook's
+    /// module count matches the ConfigMaps' keys: only then does admission reflect the cycle.
+    pub async fn wait_policies_loaded(&self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let webhook = self.env.addon.with_installed(self.cluster_id()?, |i| i.webhook_url.clone()).await?;
+        let ca = std::fs::read_to_string(self.addon_dir().await?.join("webhook-ca.crt"))?;
+        let http = crate::addon_lifecycle::http_client(Some(&ca));
+        loop {
+            let cms = self.policy_configmaps().await?;
+            let annotated = cms.iter().all(|cm| {
+                cm.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(POLICY_STATUS))
+            });
+            let keys: usize = cms.iter().map(|cm| cm.data.as_ref().map_or(0, |d| d.len())).sum();
+            let metrics = http.get(format!("{webhook}/metrics")).send().await?.text().await?;
+            let gauge = |name: &str| {
+                metrics
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<f64>().ok()))
+                    .unwrap_or(-1.0) as i64
+            };
+            let modules = gauge("policy_webhook_loaded_modules ") + gauge("policy_webhook_module_errors ");
+            if annotated && modules == keys as i64 {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                started.elapsed() < LOAD_TIMEOUT,
+                "the webhook did not load the policies within {LOAD_TIMEOUT:?} (annotated: {annotated}, modules {modules}, ConfigMap keys {keys})"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The directory with the add-on's files and logs.
+    pub async fn addon_dir(&self) -> anyhow::Result<std::path::PathBuf> {
+        Ok(self.env.addon.with_installed(self.cluster_id()?, |i| i.dir.clone()).await?)
+    }
+
+    /// The add-on's logs (webhook then agent).
+    pub async fn addon_logs(&self) -> anyhow::Result<String> {
+        let (webhook, agent) = self.env.addon.log_paths(self.cluster_id()?).await?;
+        Ok(format!("{}\n{}", std::fs::read_to_string(webhook)?, std::fs::read_to_string(agent)?))
+    }
+
+    /// Kills the webhook process as a crash would; its configuration stays registered.
+    pub async fn kill_webhook(&self) -> anyhow::Result<()> {
+        Ok(self.env.addon.with_installed(self.cluster_id()?, |i| i.webhook.kill_now()).await?)
+    }
+
+    /// API server audit entries whose response message mentions "admission webhook".
+    pub fn audit_log_denials(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        let path = self.env.cluster.audit_log_path().ok_or_else(|| anyhow::anyhow!("this cluster backend writes no audit log"))?;
+        let text = std::fs::read_to_string(&path)?;
+        Ok(text
+            .lines()
+            .filter(|l| l.contains("admission webhook"))
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect())
+    }
+}
