@@ -45,6 +45,7 @@ impl AgentProcess {
             .stdout(out.try_clone().unwrap())
             .stderr(out);
         for (k, v) in extra_env {
+            // Later values win: callers override the 1h intervals or add DATAPLANE_CA_FILE.
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("spawn policy-agent");
