@@ -1,1 +1,401 @@
-//! (being written)
+//! Runs the feature files with cucumber, for `harness run` and for `tests/bdd.rs` alike.
+//!
+//! Both entry points need the same things that cucumber does not do on its own:
+//!
+//! - **No argv parsing.** `harness run` owns its command line (clap), so [`run`] builds
+//!   cucumber's CLI options programmatically. Users pass options through [`RunArgs`], which
+//!   `harness run` can `#[command(flatten)]` and `tests/bdd.rs` parses from its own argv.
+//! - **One filter.** A cucumber `--tags` would *replace* the `filter_run` closure; here the user's
+//!   tag expression and the "no Docker engine, drop `@requires-docker`" rule are evaluated
+//!   together in one closure, and the dropped scenarios are printed and reported as skipped.
+//! - **Cleanup, pass or fail.** The World implements [`ScenarioHooks`]; its `teardown` runs in
+//!   cucumber's `after` hook after every scenario, and an error there fails the scenario in every
+//!   report (a cleanup failure that only shows in a log is a lie, see test-tool-anchors §6).
+//! - **Reports.** `reports/junit.xml` and `reports/cucumber.json` are written by cucumber's
+//!   writers during the run, `reports/index.html` from the JSON afterwards ([`crate::report`]).
+//! - **Scenario counts for CI.** cucumber's summary counts steps in its stats API and prints a
+//!   line CI cannot read; [`run`] returns [`RunSummary`] with scenario counts and prints
+//!   `harness: N passed, N failed, N skipped` last. The caller sets the exit code.
+//!
+//! Undefined steps fail the scenario (unless it is tagged `@allow.skipped`, or
+//! [`RunOptions::allow_undefined_steps`] is set): a typo in a step must not pass silently.
+
+use std::{
+    cell::RefCell,
+    fmt,
+    fs::{self, File},
+    future::Future,
+    io,
+    path::PathBuf,
+    rc::Rc,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, bail};
+use cucumber::{
+    World, WriterExt as _, cli,
+    codegen::WorldInventory,
+    event, gherkin,
+    gherkin::tagexpr::TagOperation,
+    tag::Ext as _,
+    writer::{self, Coloring, Verbosity},
+};
+use futures::{FutureExt as _, future::LocalBoxFuture};
+
+use crate::report::{self, Outcome, sources::Sources, timings::Timings};
+
+/// Scenarios with this tag need a Docker engine (e.g. the k3s backend).
+pub const REQUIRES_DOCKER: &str = "requires-docker";
+/// With this tag an undefined step is a skip rather than a failure (cucumber's convention).
+const ALLOW_SKIPPED: &str = "allow.skipped";
+const NO_DOCKER: &str = "no Docker engine is available (the scenario is tagged @requires-docker)";
+
+/// Default for [`RunOptions::concurrency`]: enough to overlap scenarios that wait on cycles,
+/// few enough not to starve the shared control plane on a 2-core machine.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// What to run and where to put the reports.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// A `.feature` file or a directory searched recursively.
+    pub features_dir: PathBuf,
+    /// Created if missing; receives `junit.xml`, `cucumber.json` and `index.html`.
+    pub reports_dir: PathBuf,
+    /// A cucumber tag expression, e.g. `@denials and not @slow`.
+    pub tags: Option<String>,
+    /// Scenarios run at once; `@serial` scenarios always run alone.
+    pub concurrency: usize,
+    /// When false, `@requires-docker` scenarios are skipped with a printed reason.
+    pub docker_available: bool,
+    /// Stop scheduling scenarios after the first failure.
+    pub fail_fast: bool,
+    /// Report steps without a definition as skipped instead of failed.
+    pub allow_undefined_steps: bool,
+}
+
+impl RunOptions {
+    /// Options with the defaults: no tag filter, [`DEFAULT_CONCURRENCY`], Docker available,
+    /// undefined steps fail.
+    pub fn new(features_dir: impl Into<PathBuf>, reports_dir: impl Into<PathBuf>) -> Self {
+        RunOptions {
+            features_dir: features_dir.into(),
+            reports_dir: reports_dir.into(),
+            tags: None,
+            concurrency: DEFAULT_CONCURRENCY,
+            docker_available: true,
+            fail_fast: false,
+            allow_undefined_steps: false,
+        }
+    }
+}
+
+/// The user-facing run options, for `harness run` (flatten it) and `tests/bdd.rs`.
+///
+/// Each option also reads an environment variable, because under a plain `cargo test` the
+/// arguments after `--` also reach the libtest targets, which reject them: use
+/// `HARNESS_TAGS=@denials cargo test`, or `cargo test --test bdd -- --tags @denials`.
+#[derive(Clone, Debug, Default, clap::Parser)]
+#[command(name = "bdd", about = "Runs the harness scenarios")]
+pub struct RunArgs {
+    /// Run only scenarios matching this cucumber tag expression, e.g. "@denials and not @slow".
+    #[arg(short = 't', long, env = "HARNESS_TAGS", value_name = "TAGEXPR")]
+    pub tags: Option<String>,
+    /// How many scenarios run at once (@serial scenarios always run alone).
+    #[arg(short = 'c', long, env = "HARNESS_CONCURRENCY", value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Stop after the first failed scenario.
+    #[arg(long, env = "HARNESS_FAIL_FAST")]
+    pub fail_fast: bool,
+}
+
+impl RunArgs {
+    /// Parses the process's argv and the `HARNESS_*` variables (for `tests/bdd.rs`).
+    pub fn from_env() -> Self {
+        <Self as clap::Parser>::parse()
+    }
+
+    /// Applies the options that were given on top of `opts`.
+    pub fn apply(self, mut opts: RunOptions) -> RunOptions {
+        opts.tags = self.tags.or(opts.tags);
+        opts.concurrency = self.concurrency.unwrap_or(opts.concurrency);
+        opts.fail_fast |= self.fail_fast;
+        opts
+    }
+}
+
+/// Per-scenario setup and cleanup, implemented by the World.
+///
+/// The runner owns cucumber's single `before`/`after` hook slots, so a World plugs its own
+/// lifecycle in here. An `Err` from either method fails the scenario in the terminal output,
+/// JUnit and HTML alike. Implement them as `async fn`.
+pub trait ScenarioHooks {
+    /// Runs before the scenario's first step (the World is already constructed).
+    fn setup(&mut self, _scenario: &gherkin::Scenario) -> impl Future<Output = anyhow::Result<()>> {
+        async { Ok(()) }
+    }
+
+    /// Runs after the scenario, whether it passed, failed or was skipped part-way: tear down
+    /// everything the scenario started. `outcome` lets a World keep or dump state on failure.
+    fn teardown(
+        &mut self,
+        scenario: &gherkin::Scenario,
+        outcome: Outcome,
+    ) -> impl Future<Output = anyhow::Result<()>>;
+}
+
+/// Scenario counts of a finished run (dropped scenarios count as skipped) and its wall time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunSummary {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub wall: Duration,
+}
+
+impl RunSummary {
+    /// True when nothing failed: the caller exits 0.
+    pub fn succeeded(&self) -> bool {
+        self.failed == 0
+    }
+}
+
+/// The line CI reads: `harness: N passed, N failed, N skipped`.
+impl fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            passed,
+            failed,
+            skipped,
+            ..
+        } = self;
+        write!(
+            f,
+            "harness: {passed} passed, {failed} failed, {skipped} skipped"
+        )
+    }
+}
+
+/// Runs the features with World `W`, writes the reports, prints the summary line last.
+///
+/// Errors are for a run that could not happen or could not be reported (bad tag expression,
+/// missing features, unwritable reports); failing scenarios are counted in the summary.
+pub async fn run<W>(opts: RunOptions) -> anyhow::Result<RunSummary>
+where
+    W: World + WorldInventory + ScenarioHooks + fmt::Debug,
+{
+    let started = Instant::now();
+    let tags = parse_tags(opts.tags.as_deref())?;
+    if !opts.features_dir.exists() {
+        bail!("no features at {}", opts.features_dir.display());
+    }
+    fs::create_dir_all(&opts.reports_dir)
+        .with_context(|| format!("creating {}", opts.reports_dir.display()))?;
+    let create = |name| {
+        let path = opts.reports_dir.join(name);
+        File::create(&path).with_context(|| format!("creating {}", path.display()))
+    };
+    let (junit, json) = (create(report::JUNIT_XML)?, create(report::CUCUMBER_JSON)?);
+    if !opts.docker_available {
+        println!("harness: no Docker engine: scenarios tagged @{REQUIRES_DOCKER} will be skipped");
+    }
+
+    let sources = Rc::new(RefCell::new(Sources::default()));
+    let filter = scenario_filter(tags, opts.docker_available, Rc::clone(&sources));
+    let allow_undefined = opts.allow_undefined_steps;
+    let undefined_fails =
+        move |f: &gherkin::Feature, r: Option<&gherkin::Rule>, s: &gherkin::Scenario| {
+            !allow_undefined && !all_tags(f, r, s).any(|t| t == ALLOW_SKIPPED)
+        };
+    let writer = writer::Basic::raw(io::stdout(), Coloring::Auto, Verbosity::Default)
+        .summarized()
+        .tee::<W, _>(writer::JUnit::for_tee(junit, 0))
+        .tee::<W, _>(writer::Json::for_tee(json))
+        .tee::<W, _>(
+            Timings::default()
+                .discard_stats_writes()
+                .discard_arbitrary_writes(),
+        )
+        .normalized::<W>();
+    let cucumber = W::cucumber()
+        .with_writer(writer)
+        .fail_on_skipped_with(undefined_fails)
+        .max_concurrent_scenarios(opts.concurrency.max(1))
+        .before(before_hook::<W>)
+        .after(after_hook::<W>)
+        .with_cli(cli::Opts::<_, _, _, cli::Empty>::default());
+    let cucumber = if opts.fail_fast {
+        cucumber.fail_fast()
+    } else {
+        cucumber
+    };
+    // Dropping the writers closes junit.xml and cucumber.json before they are read back.
+    drop(cucumber.filter_run(opts.features_dir.clone(), filter).await);
+
+    let wall = started.elapsed();
+    let sources = sources.borrow();
+    let totals = report::finish(&opts.reports_dir, &sources, wall)?;
+    let dropped: Vec<String> = sources.dropped().collect();
+    if !dropped.is_empty() {
+        println!(
+            "harness: skipped {} scenario(s) because {NO_DOCKER}:",
+            dropped.len()
+        );
+        dropped.iter().for_each(|name| println!("  - {name}"));
+    }
+    let summary = RunSummary {
+        passed: totals.scenarios.passed,
+        failed: totals.scenarios.failed,
+        skipped: totals.scenarios.skipped,
+        wall,
+    };
+    let dir = opts.reports_dir.display();
+    println!(
+        "harness: reports in {dir}: {}, {}, {}",
+        report::JUNIT_XML,
+        report::CUCUMBER_JSON,
+        report::INDEX_HTML
+    );
+    println!("harness: wall time {:.2} s", wall.as_secs_f64());
+    println!("{summary}");
+    Ok(summary)
+}
+
+fn parse_tags(tags: Option<&str>) -> anyhow::Result<Option<TagOperation>> {
+    let tags = tags.map(str::trim).filter(|t| !t.is_empty());
+    tags.map(|t| {
+        t.parse()
+            .map_err(|e| anyhow::anyhow!("invalid tag expression {t:?}: {e}"))
+    })
+    .transpose()
+}
+
+/// Feature, rule and scenario tags together (cucumber merges them the same way), without `@`.
+fn all_tags<'a>(
+    feature: &'a gherkin::Feature,
+    rule: Option<&'a gherkin::Rule>,
+    scenario: &'a gherkin::Scenario,
+) -> impl Iterator<Item = &'a str> + Clone {
+    let rule_tags = rule.into_iter().flat_map(|r| &r.tags);
+    feature
+        .tags
+        .iter()
+        .chain(rule_tags)
+        .chain(&scenario.tags)
+        .map(|t| t.trim_start_matches('@'))
+}
+
+/// The one `filter_run` closure: the user's tag expression, then the Docker rule. It also
+/// records the Gherkin details the report needs, for the scenarios it keeps or drops.
+fn scenario_filter(
+    tags: Option<TagOperation>,
+    docker_available: bool,
+    sources: Rc<RefCell<Sources>>,
+) -> impl Fn(&gherkin::Feature, Option<&gherkin::Rule>, &gherkin::Scenario) -> bool + 'static {
+    move |feature, rule, scenario| {
+        let mut tags_here = all_tags(feature, rule, scenario);
+        if tags
+            .as_ref()
+            .is_some_and(|expr| !expr.eval(tags_here.clone()))
+        {
+            return false;
+        }
+        if !docker_available && tags_here.any(|t| t == REQUIRES_DOCKER) {
+            sources
+                .borrow_mut()
+                .record_dropped(feature, rule, scenario, NO_DOCKER);
+            return false;
+        }
+        sources.borrow_mut().record(feature, rule, scenario);
+        true
+    }
+}
+
+/// cucumber's `before` hook: the World's setup; an error fails the scenario.
+fn before_hook<'a, W: ScenarioHooks>(
+    _feature: &'a gherkin::Feature,
+    _rule: Option<&'a gherkin::Rule>,
+    scenario: &'a gherkin::Scenario,
+    world: &'a mut W,
+) -> LocalBoxFuture<'a, ()> {
+    async move {
+        if let Err(e) = world.setup(scenario).await {
+            panic!("scenario setup failed: {e:#}");
+        }
+    }
+    .boxed_local()
+}
+
+/// cucumber's `after` hook (five arguments in 0.23): the World's teardown, pass or fail. There
+/// is no World to tear down when its constructor failed.
+fn after_hook<'a, W: ScenarioHooks>(
+    _feature: &'a gherkin::Feature,
+    _rule: Option<&'a gherkin::Rule>,
+    scenario: &'a gherkin::Scenario,
+    finished: &'a event::ScenarioFinished,
+    world: Option<&'a mut W>,
+) -> LocalBoxFuture<'a, ()> {
+    let outcome = match finished {
+        event::ScenarioFinished::StepPassed => Outcome::Passed,
+        event::ScenarioFinished::StepSkipped => Outcome::Skipped,
+        event::ScenarioFinished::StepFailed(..) | event::ScenarioFinished::BeforeHookFailed(_) => {
+            Outcome::Failed
+        }
+    };
+    async move {
+        let Some(world) = world else { return };
+        if let Err(e) = world.teardown(scenario, outcome).await {
+            panic!("scenario teardown failed: {e:#}");
+        }
+    }
+    .boxed_local()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_expressions_are_checked_up_front() {
+        assert!(parse_tags(Some("@a and not @b")).unwrap().is_some());
+        assert!(parse_tags(Some("  ")).unwrap().is_none());
+        let err = parse_tags(Some("@a and and")).unwrap_err().to_string();
+        assert!(err.contains("invalid tag expression"), "{err}");
+    }
+
+    #[test]
+    fn args_override_only_what_was_given() {
+        let base = RunOptions {
+            tags: Some("@x".into()),
+            concurrency: 3,
+            ..RunOptions::new("f", "r")
+        };
+        let opts = RunArgs {
+            concurrency: Some(1),
+            ..RunArgs::default()
+        }
+        .apply(base);
+        assert_eq!(
+            (opts.tags.as_deref(), opts.concurrency, opts.fail_fast),
+            (Some("@x"), 1, false)
+        );
+        let parsed =
+            <RunArgs as clap::Parser>::try_parse_from(["bdd", "-t", "@a or @b", "--fail-fast"]);
+        let opts = parsed.unwrap().apply(RunOptions::new("f", "r"));
+        assert_eq!(
+            (opts.tags.as_deref(), opts.fail_fast),
+            (Some("@a or @b"), true)
+        );
+    }
+
+    #[test]
+    fn summary_line_is_what_ci_reads() {
+        let s = RunSummary {
+            passed: 14,
+            failed: 1,
+            skipped: 2,
+            wall: Duration::ZERO,
+        };
+        assert_eq!(s.to_string(), "harness: 14 passed, 1 failed, 2 skipped");
+        assert!(!s.succeeded());
+    }
+}
