@@ -317,8 +317,13 @@ async fn unsupported_commands_and_bad_flags_fail_clearly() {
     has(&out.stderr, &["not simulated"]);
     let out = f.fails("az feature list --query 'unterminated", 1).await;
     has(&out.stderr, &["unbalanced quotes"]);
-    // Output formats.
+    // Output formats, with the CLI's table columns for features and providers.
     assert_eq!(f.ok("az provider list -o none").await.stdout, "");
+    let table = f.ok("az feature list -o table").await.stdout;
+    assert_eq!(table.lines().next().unwrap().split_whitespace().collect::<Vec<_>>(), ["Name", "RegistrationState"], "{table}");
+    assert!(table.lines().any(|l| l.split_whitespace().eq(["Microsoft.PolicyInsights/AKS-DataplaneAutoApprove", "NotRegistered"])), "{table}");
+    let table = f.ok("az provider show -n Microsoft.ContainerService -o table").await.stdout;
+    assert_eq!(table.lines().nth(2).unwrap().split_whitespace().collect::<Vec<_>>(), ["Microsoft.ContainerService", "RegistrationRequired", "NotRegistered"], "{table}");
     let json = f.ok("az feature list").await;
     assert!(json.stdout.starts_with("[\n  {\n    \"id\""), "{}", json.stdout);
     assert!(f.ok("az feature list --help").await.stdout.contains("--namespace"));

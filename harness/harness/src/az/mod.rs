@@ -228,8 +228,11 @@ impl AzCli {
         }
         let mut value = result?;
         output::add_resource_group(&mut value);
-        if let (Some(expression), false) = (parsed.get("--query"), value.is_null()) {
-            value = output::query(&command, expression, &value)?;
+        match parsed.get("--query") {
+            Some(expression) if !value.is_null() => value = output::query(&command, expression, &value)?,
+            // The CLI's table transformers, used only for `-o table` without `--query`.
+            None if format == Format::Table => value = table_view(spec.words, value),
+            _ => {}
         }
         Ok(output::render(format, &value))
     }
@@ -263,6 +266,21 @@ impl AzCli {
         }
         text.push_str("\nPython (Linux) 3.6.5\n\nLegal docs and information: aka.ms/AzureCliLegal\n\nYour CLI is up-to-date.\n");
         text
+    }
+}
+
+/// The columns the CLI's table transformers showed for list/show commands (alphabetical column
+/// order matches theirs for these two groups).
+fn table_view(words: &[&str], value: Value) -> Value {
+    let row = |v: &Value| match words[0] {
+        "feature" => json!({"Name": v["name"], "RegistrationState": v["properties"]["state"]}),
+        "provider" => json!({"Namespace": v["namespace"], "RegistrationPolicy": v["registrationPolicy"], "RegistrationState": v["registrationState"]}),
+        _ => v.clone(),
+    };
+    match &value {
+        Value::Array(items) => Value::Array(items.iter().map(row).collect()),
+        Value::Object(_) => row(&value),
+        _ => value,
     }
 }
 
