@@ -1,13 +1,15 @@
 //! HTTPS load benchmark for the webhook: AdmissionReviews over real TLS against the running server,
-//! with the nine built-in policies loaded and 10,000 replicated objects (the same setup as
-//! `harness bench admission`, but through the network stack, TLS and JSON).
+//! with the nine built-in policies loaded and 10,000 replicated objects. The cluster and the traffic
+//! are `policy_engine::workload`, the same as `harness bench admission`, so the difference between
+//! the two figures is what the network stack, TLS, JSON and the server add.
 //!
 //! ```text
 //! cargo run -p policy-webhook --example https_load [-- --requests 20000 --concurrency 32 --objects 10000]
 //! cargo run -p policy-webhook --example https_load -- --url https://127.0.0.1:8443 --ca-file ca.pem
 //! ```
 //! Without `--url`, a webhook is started in this process on a free loopback port. Every response is
-//! checked (HTTP 200, uid echoed, the expected decision); anything else counts as an error. Ends
+//! checked (HTTP 200, uid echoed, a decision, a message when denied) and every 50th decision is
+//! compared with the engine in-process afterwards; anything else counts as an error. Ends
 //! with `https-load: requests=<n> concurrency=<c> errors=<n> p50_us=<n> p99_us=<n> rps=<n>`.
 
 #[path = "../tests/common/mod.rs"]
@@ -17,9 +19,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::*;
+use common::{https_client, test_pki};
+use policy_engine::{PolicyEngine, workload};
 use policy_webhook::{TlsSource, WebhookOptions};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 struct Args {
     requests: usize,
@@ -46,57 +49,40 @@ fn parse_args() -> Args {
     args
 }
 
-/// Replicated data: pods spread over 100 namespaces, plus services and ingresses (distinct hosts),
-/// so the referential ingress policy iterates a realistic set.
-fn replicate(engine: &mut policy_engine::PolicyEngine, n: usize) {
-    for i in 0..n {
-        let ns = format!("ns-{}", i % 100);
-        match i % 20 {
-            0 => {
-                let name = format!("ing-{i}");
-                let ing = json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-                    "metadata": {"name": name, "namespace": ns},
-                    "spec": {"tls": [{"hosts": [format!("h{i}.example.com")]}], "rules": [{"host": format!("h{i}.example.com")}]}});
-                engine.upsert_object("ingresses", Some(&ns), &name, ing);
-            }
-            1 => {
-                let name = format!("svc-{i}");
-                let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-                    "spec": {"type": "ClusterIP", "ports": [{"port": 443}]}});
-                engine.upsert_object("services", Some(&ns), &name, svc);
-            }
-            _ => {
-                let name = format!("pod-{i}");
-                engine.upsert_object("pods", Some(&ns), &name, compliant_pod(&ns, &name));
-            }
+/// The benchmark traffic (`policy_engine::workload`), one serialised body per request.
+fn bodies(n: usize, replicated: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| {
+            let review = workload::review(i, replicated);
+            (review["request"]["uid"].as_str().unwrap_or_default().to_string(), review.to_string())
+        })
+        .collect()
+}
+
+/// A usable answer: HTTP 200 already checked, the uid echoed, a decision, and a message when denied.
+fn well_formed(body: &Value, uid: &str) -> bool {
+    let r = &body["response"];
+    r["uid"] == uid
+        && match r["allowed"].as_bool() {
+            Some(true) => true,
+            Some(false) => r["status"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            None => false,
         }
-    }
-}
-
-/// The review mix: `(body with a __UID__ marker, expected allowed)`.
-fn templates() -> Vec<(String, bool)> {
-    let ingress = json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-        "metadata": {"name": "web", "namespace": "team"}, "spec": {"rules": [{"host": "web.example.com"}]}});
-    let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "lb", "namespace": "team"},
-        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}});
-    let cases = [
-        (review_for("__UID__", "pods", "", &compliant_pod("team", "good")), true),
-        (review_for("__UID__", "pods", "", &privileged_pod("team", "bad")), false),
-        (review_for("__UID__", "pods", "", &compliant_pod("team-b", "good-2")), true),
-        (review_for("__UID__", "ingresses", "networking.k8s.io", &ingress), false),
-        (review_for("__UID__", "services", "", &service), false),
-        (review_for("__UID__", "pods", "", &privileged_pod("kube-system", "system")), true),
-    ];
-    cases.into_iter().map(|(v, allowed)| (v.to_string(), allowed)).collect()
-}
-
-fn check(body: &Value, uid: &str, allowed: bool) -> bool {
-    body["response"]["uid"] == uid && body["response"]["allowed"] == allowed
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> u128 {
     let idx = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[idx].as_micros()
+}
+
+/// One request: `Some(allowed)` for a well-formed answer, `None` for any failure.
+async fn send(client: &reqwest::Client, url: &str, uid: &str, body: &str) -> Option<bool> {
+    let resp = client.post(url).header("content-type", "application/json").body(body.to_string()).send().await.ok()?;
+    if resp.status() != 200 {
+        return None;
+    }
+    let v: Value = resp.json().await.ok()?;
+    well_formed(&v, uid).then(|| v["response"]["allowed"] == true)
 }
 
 #[tokio::main]
@@ -110,8 +96,9 @@ async fn main() {
         }
         None => {
             let pki = test_pki();
-            let mut engine = engine_with_nine();
-            replicate(&mut engine, args.objects);
+            let mut engine = PolicyEngine::new();
+            workload::load_builtins(&mut engine).expect("built-in policies load");
+            workload::populate(&mut engine, args.objects);
             let options = WebhookOptions::new(TlsSource::Pem { cert: pki.cert_pem, key: pki.key_pem });
             let running = policy_webhook::start(options, None, engine).await.expect("start webhook");
             (running.base_url(), pki.ca_pem, Some(running))
@@ -119,62 +106,55 @@ async fn main() {
     };
     let client = https_client(&ca_pem);
     let url = Arc::new(format!("{base}/v1/admit"));
-    let templates = Arc::new(templates());
-    // Warm up: connections, TLS sessions, prepared engines.
-    for (i, (body, allowed)) in templates.iter().enumerate() {
-        let uid = format!("warm-{i}");
-        let resp = client.post(url.as_str()).header("content-type", "application/json")
-            .body(body.replace("__UID__", &uid)).send().await.expect("warm-up request");
-        let v: Value = resp.json().await.expect("warm-up body");
-        assert!(check(&v, &uid, *allowed), "warm-up {i} gave {v}");
+    let bodies = Arc::new(bodies(args.requests, args.objects));
+    // Warm up connections and TLS sessions with requests outside the measured set.
+    for (uid, body) in self::bodies(args.concurrency, args.objects).iter() {
+        let body = body.replace(uid.as_str(), &format!("warm-{uid}"));
+        send(&client, &url, &format!("warm-{uid}"), &body).await.expect("warm-up request answered");
     }
 
     let next = Arc::new(AtomicUsize::new(0));
-    let errors = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let workers: Vec<_> = (0..args.concurrency)
         .map(|_| {
-            let (client, url, templates, next, errors) =
-                (client.clone(), url.clone(), templates.clone(), next.clone(), errors.clone());
-            let total = args.requests;
+            let (client, url, bodies, next) = (client.clone(), url.clone(), bodies.clone(), next.clone());
             tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(total / 16);
+                let mut results = Vec::with_capacity(bodies.len() / 16);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= total {
-                        break latencies;
-                    }
-                    let (body, allowed) = &templates[i % templates.len()];
-                    let uid = format!("load-{i}");
+                    let Some((uid, body)) = bodies.get(i) else { break results };
                     let t = Instant::now();
-                    let result = async {
-                        let resp = client.post(url.as_str()).header("content-type", "application/json")
-                            .body(body.replace("__UID__", &uid)).send().await.ok()?;
-                        if resp.status() != 200 {
-                            return None;
-                        }
-                        resp.json::<Value>().await.ok()
-                    }
-                    .await;
-                    latencies.push(t.elapsed());
-                    if !result.is_some_and(|v| check(&v, &uid, *allowed)) {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
+                    let answer = send(&client, &url, uid, body).await;
+                    results.push((i, t.elapsed(), answer));
                 }
             })
         })
         .collect();
-    let mut latencies = Vec::with_capacity(args.requests);
+    let mut results = Vec::with_capacity(args.requests);
     for w in workers {
-        latencies.extend(w.await.expect("worker"));
+        results.extend(w.await.expect("worker"));
     }
     let wall = started.elapsed();
+    let mut errors = results.iter().filter(|r| r.2.is_none()).count();
+
+    // Spot-check decisions against the same engine in-process (every 50th request, after timing).
+    if let Some(running) = &running {
+        let engine = running.state().engine.snapshot();
+        for (i, _, answer) in results.iter().filter(|r| r.0 % 50 == 0) {
+            let request = policy_engine::admission_review_to_request(&workload::review(*i, args.objects)).unwrap();
+            let expected = engine.admit(&request).map(|v| v.is_empty()).unwrap_or(true);
+            if answer.is_some_and(|allowed| allowed != expected) {
+                eprintln!("request {i}: webhook said allowed={answer:?}, engine says {expected}");
+                errors += 1;
+            }
+        }
+    }
+    let mut latencies: Vec<Duration> = results.iter().map(|r| r.1).collect();
     latencies.sort_unstable();
     let n = latencies.len();
     println!(
-        "https-load: requests={n} concurrency={} errors={} p50_us={} p99_us={} rps={}",
+        "https-load: requests={n} concurrency={} errors={errors} p50_us={} p99_us={} rps={}",
         args.concurrency,
-        errors.load(Ordering::Relaxed),
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.99),
         (n as f64 / wall.as_secs_f64()).round() as u64,
@@ -182,7 +162,7 @@ async fn main() {
     if let Some(running) = running {
         running.shutdown().await;
     }
-    if errors.load(Ordering::Relaxed) > 0 {
+    if errors > 0 {
         std::process::exit(1);
     }
 }
