@@ -22,3 +22,9 @@ pub async fn default_run_options() -> runner::RunOptions {
     opts.docker_available = cluster::k3s::probe_docker().await.is_ok();
     opts
 }
+
+/// Logs to stderr, filtered by `RUST_LOG` (default: warnings only, so scenario output stays readable).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

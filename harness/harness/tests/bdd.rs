@@ -8,6 +8,7 @@ mod steps;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     pki::install_ring_provider();
+    harness::init_tracing();
     let args = harness::runner::RunArgs::from_env();
     let opts = args.apply(harness::default_run_options().await);
     match harness::runner::run::<harness::world::AksWorld>(opts).await {

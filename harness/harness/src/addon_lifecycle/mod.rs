@@ -293,13 +293,39 @@ impl AddonLifecycle {
         }
     }
 
-    async fn stop_installed(&self, mut installed: Installed, wait_for_namespace: bool) -> Result<(), LifecycleError> {
+    async fn stop_installed(&self, installed: Installed, wait_for_namespace: bool) -> Result<(), LifecycleError> {
+        let ns = installed.settings.namespace.clone();
+        let client = self.stop_processes(installed).await?;
+        delete_namespace(&client, &ns, wait_for_namespace).await?;
+        objects::delete_cluster_scoped(&client, &ns).await?;
+        Ok(())
+    }
+
+    /// Webhook configuration first, then the processes.
+    async fn stop_processes(&self, mut installed: Installed) -> Result<kube::Client, LifecycleError> {
         let client = self.inner.cluster.client();
         policy_webhook::registration::unregister(&client, &installed.registration.name).await?;
         installed.agent.stop().await;
         installed.webhook.stop().await;
-        delete_namespace(&client, &installed.settings.namespace, wait_for_namespace).await?;
-        objects::delete_cluster_scoped(&client, &installed.settings.namespace).await?;
+        Ok(client)
+    }
+
+    /// Harness housekeeping between scenarios (not something AKS did): stops the add-on of
+    /// `cluster_id` and empties its namespace of policies, but keeps the namespace and its
+    /// ServiceAccounts. Deleting a namespace always costs kube-controller-manager's fixed 5 s grace
+    /// period, which the next scenario's install would otherwise wait out.
+    pub async fn reset(&self, cluster_id: &str) -> Result<(), LifecycleError> {
+        let installed = self.inner.installs.lock().await.remove(&cluster_id.to_ascii_lowercase());
+        let Some(installed) = installed else { return Ok(()) };
+        let ns = installed.settings.namespace.clone();
+        let client = self.stop_processes(installed).await?;
+        let configmaps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client, &ns);
+        for cm in configmaps.list(&Default::default()).await?.items {
+            let name = cm.metadata.name.unwrap_or_default();
+            if name != "kube-root-ca.crt" {
+                objects::ignore_missing(configmaps.delete(&name, &DeleteParams::default()).await)?;
+            }
+        }
         Ok(())
     }
 

@@ -120,8 +120,7 @@ impl ScenarioHooks for AksWorld {
             self.env.sim.faults().clear();
         }
         if let Some(id) = &self.cluster_id {
-            // Scenario cleanup need not wait for namespace deletion; the next install waits if needed.
-            if let Err(e) = self.env.addon.uninstall(id, false).await {
+            if let Err(e) = self.env.addon.reset(id).await {
                 problems.push(format!("add-on removal: {e}"));
             }
         }
