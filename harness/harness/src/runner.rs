@@ -387,6 +387,25 @@ mod tests {
         );
     }
 
+    /// `harness run` embeds the same options in its own command line.
+    #[test]
+    fn run_args_flatten_into_another_command() {
+        #[derive(clap::Parser)]
+        struct HarnessRun {
+            #[command(flatten)]
+            run: RunArgs,
+            #[arg(long)]
+            cluster: Option<String>,
+        }
+        let cli =
+            <HarnessRun as clap::Parser>::try_parse_from(["run", "-c", "2", "--cluster", "k3s"]);
+        let cli = cli.unwrap();
+        assert_eq!(
+            (cli.run.concurrency, cli.cluster.as_deref()),
+            (Some(2), Some("k3s"))
+        );
+    }
+
     #[test]
     fn summary_line_is_what_ci_reads() {
         let s = RunSummary {
