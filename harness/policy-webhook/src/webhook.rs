@@ -68,7 +68,9 @@ pub async fn start(
     client: Option<kube::Client>,
     engine: PolicyEngine,
 ) -> Result<RunningWebhook, WebhookError> {
+    let preloaded = engine.module_ids().len();
     let state = Arc::new(AppState::new(SharedEngine::new(engine), options.denials_capacity, options.max_body_bytes));
+    state.metrics.set_modules(preloaded, 0);
     let mut background = Vec::new();
     match client {
         Some(client) => {

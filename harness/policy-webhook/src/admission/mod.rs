@@ -64,8 +64,10 @@ fn account(state: &AppState, review: &Review, outcome: &Outcome, elapsed: std::t
         _ => &[],
     };
     state.metrics.record_admission(decision, elapsed, violations.len());
-    let mut policy_ids: Vec<&str> = violations.iter().map(|v| v.id.as_str()).collect();
-    policy_ids.dedup();
+    let mut ids: Vec<&str> = violations.iter().map(|v| v.id.as_str()).collect();
+    ids.dedup();
+    // Comma-separated: tracing has no list values, and a Debug rendering would be a quoted string.
+    let policy_ids = ids.join(",");
     let duration_us = elapsed.as_micros() as u64;
     match outcome {
         Outcome::FailedOpen(error) => tracing::warn!(
@@ -74,7 +76,7 @@ fn account(state: &AppState, review: &Review, outcome: &Outcome, elapsed: std::t
         ),
         _ => tracing::info!(
             uid = %s.uid, kind = %s.kind, namespace = %s.namespace, name = %s.name, operation = %s.operation,
-            dry_run = s.dry_run, decision = decision.as_str(), policy_ids = ?policy_ids,
+            dry_run = s.dry_run, decision = decision.as_str(), policy_ids = %policy_ids,
             violations = violations.len(), duration_us, "admission decision"
         ),
     }
