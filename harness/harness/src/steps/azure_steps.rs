@@ -104,7 +104,7 @@ async fn snapshot(world: &mut AksWorld, name: String) -> anyhow::Result<()> {
 #[given(regex = r#"^the policy "(.*)" is assigned as "([^"]*)"(?: at scope "(.*)")?(?: with parameters:)?$"#)]
 async fn assign(world: &mut AksWorld, step: &Step, display: String, name: String, scope: String) -> anyhow::Result<()> {
     let mut params = serde_json::Map::new();
-    for row in crate::steps::table_rows(step) {
+    for row in crate::steps::table_rows(step).into_iter().filter(|r| !r[0].is_empty()) {
         let value = serde_json::from_str(&row[1]).unwrap_or(serde_json::Value::String(row[1].clone()));
         params.insert(row[0].clone(), value);
     }
@@ -142,5 +142,13 @@ async fn inject_status(world: &mut AksWorld, route: String, status: u16, calls: 
 async fn inject_drop(world: &mut AksWorld, route: String, calls: u64) -> anyhow::Result<()> {
     world.env.sim.faults().inject(azure_sim::FaultRule::new(&route, azure_sim::Fault::Drop).times(calls)).map_err(anyhow::Error::msg)?;
     world.injected_faults = true;
+    Ok(())
+}
+
+#[then(expr = "the compliance details of {string} list {string} {string}")]
+async fn compliance_details(world: &mut AksWorld, assignment: String, kind: String, name: String) -> anyhow::Result<()> {
+    let components = world.compliance_components(&assignment).await?;
+    let found = components.iter().any(|c| c["type"] == kind.as_str() && c["name"] == name.as_str());
+    anyhow::ensure!(found, "no {kind} {name} among the non-compliant resources of {assignment}: {components:?}");
     Ok(())
 }

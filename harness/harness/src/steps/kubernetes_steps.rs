@@ -20,10 +20,14 @@ async fn write(world: &mut AksWorld, namespace: &str, text: &str, update: bool) 
         } else {
             harness::world::kubernetes::create(&client, &object, Some(&ns)).await?
         };
-        if answer == Admission::Admitted && harness::world::kubernetes::SHARED_NAMESPACES.contains(&namespace) {
-            world.shared_objects.push((object, ns.clone()));
+        if answer == Admission::Admitted {
+            world.created_objects.push((object, ns.clone()));
         }
         world.last_admission = Some(answer);
+    }
+    // Referential policies see other objects through replication: let it catch up.
+    if world.addon_installed().await {
+        world.wait_replicated().await?;
     }
     Ok(())
 }
@@ -59,7 +63,7 @@ async fn admitted(world: &mut AksWorld) -> anyhow::Result<()> {
     }
 }
 
-#[then(expr = "the request is denied with {string}")]
+#[then(regex = r#"^the request is denied with "(.*)"$"#)]
 async fn denied_with(world: &mut AksWorld, text: String) -> anyhow::Result<()> {
     let text = world.expand(&text);
     match last(world)? {

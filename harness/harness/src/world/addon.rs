@@ -25,9 +25,50 @@ impl AksWorld {
         Ok(reply)
     }
 
-    /// Runs one audit cycle now (the full scan and the compliance report).
+    /// Runs one audit cycle now (the full scan and the compliance report), once the webhook has
+    /// replicated the cluster's current objects.
     pub async fn audit_cycle(&mut self) -> anyhow::Result<serde_json::Value> {
+        self.wait_replicated().await?;
         Ok(self.env.addon.trigger(self.cluster_id()?, "audit").await?)
+    }
+
+    /// The webhook's metrics text.
+    async fn webhook_metrics(&self) -> anyhow::Result<String> {
+        let webhook = self.env.addon.with_installed(self.cluster_id()?, |i| i.webhook_url.clone()).await?;
+        let ca = std::fs::read_to_string(self.addon_dir().await?.join("webhook-ca.crt"))?;
+        let http = crate::addon_lifecycle::http_client(Some(&ca));
+        Ok(http.get(format!("{webhook}/metrics")).send().await?.text().await?)
+    }
+
+    /// Waits until the webhook's replicated data holds as many objects as the cluster has of the
+    /// replicated kinds: referential policies and the audit then see the current state.
+    pub async fn wait_replicated(&self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let client = self.client();
+        loop {
+            let mut expected = 0usize;
+            for gvr in &self.addon_settings.replicate {
+                let parts: Vec<&str> = gvr.split('/').collect();
+                let (group, version, plural) = match parts.as_slice() {
+                    [v, r] => ("", *v, *r),
+                    [g, v, r] => (*g, *v, *r),
+                    _ => anyhow::bail!("bad replicate entry {gvr}"),
+                };
+                let ar = kube::discovery::ApiResource {
+                    group: group.into(), version: version.into(),
+                    api_version: if group.is_empty() { version.into() } else { format!("{group}/{version}") },
+                    kind: String::new(), plural: plural.into(),
+                };
+                let api: Api<kube::api::DynamicObject> = Api::all_with(client.clone(), &ar);
+                expected += api.list_metadata(&ListParams::default()).await?.items.len();
+            }
+            let replicated = gauge(&self.webhook_metrics().await?, "policy_webhook_replicated_objects ");
+            if replicated == expected as i64 {
+                return Ok(());
+            }
+            anyhow::ensure!(started.elapsed() < LOAD_TIMEOUT, "the webhook replicated {replicated} objects, the cluster has {expected}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The ConfigMaps in the policy namespace.
@@ -49,23 +90,14 @@ impl AksWorld {
     /// module count matches the ConfigMaps' keys: only then does admission reflect the cycle.
     pub async fn wait_policies_loaded(&self) -> anyhow::Result<()> {
         let started = Instant::now();
-        let webhook = self.env.addon.with_installed(self.cluster_id()?, |i| i.webhook_url.clone()).await?;
-        let ca = std::fs::read_to_string(self.addon_dir().await?.join("webhook-ca.crt"))?;
-        let http = crate::addon_lifecycle::http_client(Some(&ca));
         loop {
             let cms = self.policy_configmaps().await?;
             let annotated = cms.iter().all(|cm| {
                 cm.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(POLICY_STATUS))
             });
             let keys: usize = cms.iter().map(|cm| cm.data.as_ref().map_or(0, |d| d.len())).sum();
-            let metrics = http.get(format!("{webhook}/metrics")).send().await?.text().await?;
-            let gauge = |name: &str| {
-                metrics
-                    .lines()
-                    .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<f64>().ok()))
-                    .unwrap_or(-1.0) as i64
-            };
-            let modules = gauge("policy_webhook_loaded_modules ") + gauge("policy_webhook_module_errors ");
+            let metrics = self.webhook_metrics().await?;
+            let modules = gauge(&metrics, "policy_webhook_loaded_modules ") + gauge(&metrics, "policy_webhook_module_errors ");
             if annotated && modules == keys as i64 {
                 return Ok(());
             }
@@ -103,4 +135,12 @@ impl AksWorld {
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect())
     }
+}
+
+/// A Prometheus sample's value by its name prefix (-1 when absent).
+fn gauge(metrics: &str, name: &str) -> i64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<f64>().ok()))
+        .unwrap_or(-1.0) as i64
 }

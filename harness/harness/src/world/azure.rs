@@ -108,10 +108,21 @@ impl AksWorld {
         created["id"].as_str().map(str::to_string).context("assignment create printed no id")
     }
 
-    /// The compliance state azure-sim reports for an assignment on the cluster.
-    pub async fn compliance_state(&mut self, assignment: &str) -> anyhow::Result<Option<String>> {
+    /// The latest compliance record of an assignment on the cluster, if any.
+    async fn compliance_record(&mut self, assignment: &str) -> anyhow::Result<Option<serde_json::Value>> {
         let line = format!("az policy state list --resource {} --filter \"policyAssignmentName eq '{assignment}'\"", self.cluster_id()?);
         let states = self.az_ok(&line).await?;
-        Ok(states.as_array().and_then(|a| a.first()).and_then(|s| s["complianceState"].as_str()).map(str::to_string))
+        Ok(states.as_array().and_then(|a| a.first()).cloned())
+    }
+
+    /// The compliance state azure-sim reports for an assignment on the cluster.
+    pub async fn compliance_state(&mut self, assignment: &str) -> anyhow::Result<Option<String>> {
+        Ok(self.compliance_record(assignment).await?.and_then(|s| s["complianceState"].as_str().map(str::to_string)))
+    }
+
+    /// The per-resource details (`components`) of an assignment's latest compliance record.
+    pub async fn compliance_components(&mut self, assignment: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+        let record = self.compliance_record(assignment).await?.ok_or_else(|| anyhow::anyhow!("{assignment} has no compliance state"))?;
+        Ok(record["components"].as_array().cloned().unwrap_or_default())
     }
 }

@@ -39,8 +39,10 @@ pub struct AksWorld {
     pub namespaces: kubernetes::Namespaces,
     /// The last Kubernetes write and what the API server answered.
     pub last_admission: Option<Admission>,
-    /// Objects created in shared namespaces (kube-system), deleted at teardown.
-    pub shared_objects: Vec<(serde_json::Value, String)>,
+    /// Objects the scenario created, deleted one by one at teardown: a deleted namespace lingers
+    /// for kube-controller-manager's 5 s grace period, and its objects would otherwise stay
+    /// replicated into the next scenario's webhook (a unique-hostname check would see them).
+    pub created_objects: Vec<(serde_json::Value, String)>,
     /// Add-on settings for the next enable (failure policy, intervals).
     pub addon_settings: crate::addon_lifecycle::AddonSettings,
     /// Fault rules this scenario injected into azure-sim.
@@ -77,7 +79,7 @@ impl AksWorld {
             resource_group: "MyResourceGroup".into(),
             cluster_name: "MyAKSCluster".into(),
             last_admission: None,
-            shared_objects: Vec::new(),
+            created_objects: Vec::new(),
             addon_settings: Default::default(),
             injected_faults: false,
         })
@@ -90,6 +92,14 @@ impl AksWorld {
     /// The last `az` output, or an error saying no command ran.
     pub fn last_az(&self) -> anyhow::Result<&AzOutput> {
         self.last_az.as_ref().ok_or_else(|| anyhow::anyhow!("no az command has run in this scenario"))
+    }
+
+    /// Whether this scenario's cluster has the add-on running.
+    pub async fn addon_installed(&self) -> bool {
+        match &self.cluster_id {
+            Some(id) => self.env.addon.with_installed(id, |_| ()).await.is_ok(),
+            None => false,
+        }
     }
 
     pub fn cluster_id(&self) -> anyhow::Result<&str> {
@@ -125,7 +135,7 @@ impl ScenarioHooks for AksWorld {
             }
         }
         let client = self.client();
-        for (object, ns) in self.shared_objects.drain(..) {
+        for (object, ns) in self.created_objects.drain(..).rev() {
             if let Err(e) = kubernetes::delete(&client, &object, Some(&ns)).await {
                 problems.push(format!("delete from {ns}: {e}"));
             }
