@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 mod commands;
 
+
 #[derive(Parser)]
 #[command(name = "harness", version, about = "Azure Policy for AKS (2019 preview), simulated end to end on a local cluster")]
 struct Cli {
