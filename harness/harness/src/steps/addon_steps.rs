@@ -79,6 +79,10 @@ async fn edit_configmap(world: &mut AksWorld, assignment: String, rego: String) 
     let name = cm.metadata.name.clone().unwrap_or_default();
     let api: Api<ConfigMap> = Api::namespaced(world.client(), "azure-policy");
     let mut edited = cm;
+    // A replaced manifest carries no status: the webhook writes a fresh one once it has loaded it.
+    if let Some(annotations) = edited.metadata.annotations.as_mut() {
+        annotations.remove(harness::world::addon::POLICY_STATUS);
+    }
     for value in edited.data.get_or_insert_with(Default::default).values_mut() {
         *value = rego.replace("\\n", "\n");
     }

@@ -75,7 +75,7 @@ fn query(world: &AksWorld, expression: &str) -> anyhow::Result<serde_json::Value
     harness::az::output::query("then", expression, &json).map_err(|e| anyhow::anyhow!("{e:?}"))
 }
 
-#[then(expr = "the output field {string} is {string}")]
+#[then(regex = r#"^the output field "([^"]*)" is "(.*)"$"#)]
 async fn field_is(world: &mut AksWorld, expression: String, expected: String) -> anyhow::Result<()> {
     let value = query(world, &expression)?;
     let actual = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());

@@ -26,7 +26,7 @@ async fn write(world: &mut AksWorld, namespace: &str, text: &str, update: bool) 
         world.last_admission = Some(answer);
     }
     // Referential policies see other objects through replication: let it catch up.
-    if world.addon_installed().await {
+    if world.webhook_running().await {
         world.wait_replicated().await?;
     }
     Ok(())
@@ -100,5 +100,22 @@ async fn namespace_gone(world: &mut AksWorld, name: String) -> anyhow::Result<()
     let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(world.client());
     let found = api.get_opt(&world.namespaces.real(&name)).await?;
     anyhow::ensure!(found.is_none(), "namespace {name} still exists: {:?}", found.and_then(|n| n.status));
+    Ok(())
+}
+
+#[when(expr = "I delete the {word} {string} in namespace {string}")]
+async fn delete_object(world: &mut AksWorld, kind: String, name: String, namespace: String) -> anyhow::Result<()> {
+    let ns = world.namespaces.real(&namespace);
+    let api_version = match kind.as_str() {
+        "ingress" => "networking.k8s.io/v1",
+        _ => "v1",
+    };
+    let kind = format!("{}{}", kind[..1].to_uppercase(), &kind[1..]);
+    let object = serde_json::json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name}});
+    harness::world::kubernetes::delete(&world.client(), &object, Some(&ns)).await?;
+    // Referential policies and the audit read replicated data: wait until the deletion shows there.
+    if world.webhook_running().await {
+        world.wait_replicated().await?;
+    }
     Ok(())
 }

@@ -110,7 +110,7 @@ impl AksWorld {
 
     /// The latest compliance record of an assignment on the cluster, if any.
     async fn compliance_record(&mut self, assignment: &str) -> anyhow::Result<Option<serde_json::Value>> {
-        let line = format!("az policy state list --resource {} --filter \"policyAssignmentName eq '{assignment}'\"", self.cluster_id()?);
+        let line = format!("az policy state list --expand components --resource {} --filter \"policyAssignmentName eq '{assignment}'\"", self.cluster_id()?);
         let states = self.az_ok(&line).await?;
         Ok(states.as_array().and_then(|a| a.first()).cloned())
     }

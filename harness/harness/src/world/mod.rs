@@ -94,10 +94,10 @@ impl AksWorld {
         self.last_az.as_ref().ok_or_else(|| anyhow::anyhow!("no az command has run in this scenario"))
     }
 
-    /// Whether this scenario's cluster has the add-on running.
-    pub async fn addon_installed(&self) -> bool {
+    /// Whether this scenario's cluster has the add-on's webhook process running.
+    pub async fn webhook_running(&self) -> bool {
         match &self.cluster_id {
-            Some(id) => self.env.addon.with_installed(id, |_| ()).await.is_ok(),
+            Some(id) => self.env.addon.with_installed(id, |i| i.webhook.is_running()).await.unwrap_or(false),
             None => false,
         }
     }
@@ -106,13 +106,17 @@ impl AksWorld {
         self.cluster_id.as_deref().ok_or_else(|| anyhow::anyhow!("the scenario has no AKS cluster yet"))
     }
 
-    /// Replaces `{cluster-id}`, `{subscription}`, `{resource-group}` and `{ns:<name>}` in step text.
+    /// Replaces `{cluster-id}`, `{subscription}`, `{resource-group}`, `{last-output}` (the previous
+    /// `az` command's stdout) and `{ns:<name>}` (a scenario namespace's real name) in step text.
     pub fn expand(&self, text: &str) -> String {
         let mut out = text
             .replace("{subscription}", &self.subscription.subscription_id)
             .replace("{resource-group}", &self.resource_group);
         if let Some(id) = &self.cluster_id {
             out = out.replace("{cluster-id}", id);
+        }
+        if let Some(last) = &self.last_az {
+            out = out.replace("{last-output}", last.stdout.trim());
         }
         while let Some(start) = out.find("{ns:") {
             let Some(len) = out[start..].find('}') else { break };

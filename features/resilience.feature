@@ -1,0 +1,69 @@
+@resilience
+Feature: Resilience
+  The 2019 webhook failed open: if it could not be reached, the API server admitted the request.
+  Azure throttles and fails now and then; the add-on retries, and keeps enforcing the last good
+  policy when a download fails.
+
+  Background:
+    Given a subscription that has opted in to the preview
+    And an AKS cluster "MyAKSCluster" in resource group "MyResourceGroup"
+
+  Scenario: With failure policy Ignore, a dead webhook lets requests through
+    Given the add-on's webhook failure policy is "Ignore"
+    And the azure-policy add-on is enabled
+    And the policy "Do not allow privileged containers in AKS" is assigned as "no-privileged"
+    And a refresh cycle has completed
+    When the webhook process is killed
+    And I create the fixture "denials/privileged-pod.yaml" in namespace "team-a"
+    Then the request is admitted
+
+  Scenario: With failure policy Fail, a dead webhook blocks requests
+    Given the add-on's webhook failure policy is "Fail"
+    And the azure-policy add-on is enabled
+    And a namespace "team-a"
+    When the webhook process is killed
+    And I create the fixture "denials/plain-pod.yaml" in namespace "team-a"
+    Then the request fails with "failed calling webhook"
+
+  Scenario: Throttled assignment downloads are retried
+    Given the azure-policy add-on is enabled
+    And the policy "Do not allow privileged containers in AKS" is assigned as "no-privileged"
+    When azure-sim answers "/dataplane/v1/assignments*" with HTTP 429 for the next 2 calls
+    And a refresh cycle completes
+    Then a policy ConfigMap for "no-privileged" exists
+
+  Scenario: Server errors on the dataplane are retried
+    Given the azure-policy add-on is enabled
+    And the policy "Do not allow privileged containers in AKS" is assigned as "no-privileged"
+    When azure-sim answers "/dataplane/v1/assignments*" with HTTP 503 for the next 2 calls
+    And a refresh cycle completes
+    Then a policy ConfigMap for "no-privileged" exists
+
+  Scenario: A failed Rego download keeps the last good policy
+    Given the azure-policy add-on is enabled
+    And the policy "Do not allow privileged containers in AKS" is assigned as "no-privileged"
+    And a refresh cycle has completed
+    When azure-sim answers "/policies/*" with HTTP 503 for the next 50 calls
+    And the next refresh cycle completes
+    Then a policy ConfigMap for "no-privileged" exists
+    And the add-on logs contain "kept_last_good"
+    When I create the fixture "denials/privileged-pod.yaml" in namespace "team-a"
+    Then the request is denied with "setting privileged flag to true is not allowed"
+
+  Scenario: Broken Rego in one ConfigMap does not stop the other policies
+    Given the azure-policy add-on is enabled
+    And the policy "Do not allow privileged containers in AKS" is assigned as "no-privileged"
+    And the policy "Enforce HTTPS ingress in AKS" is assigned as "https-only"
+    And a refresh cycle has completed
+    When I replace the Rego in the policy ConfigMap for "https-only" with "package admission\ndeny[x] {"
+    Then the policy ConfigMap for "https-only" has a policy status error mentioning "error"
+    When I create the fixture "denials/privileged-pod.yaml" in namespace "team-a"
+    Then the request is denied with "setting privileged flag to true is not allowed"
+
+  Scenario: An unreachable dataplane leaves the cluster as it was
+    Given the azure-policy add-on is enabled
+    And the policy "Do not allow privileged containers in AKS" is assigned as "no-privileged"
+    And a refresh cycle has completed
+    When azure-sim drops the connection on "/dataplane/v1/*" for the next 100 calls
+    And the refresh cycle fails to complete
+    Then a policy ConfigMap for "no-privileged" exists
