@@ -3,3 +3,5 @@ pub mod azure;
 pub mod bench;
 pub mod cluster;
 pub mod policy;
+pub mod run;
+pub mod up;

@@ -31,24 +31,29 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("."))
 }
 
-/// The shared environment, started on first use.
+impl Environment {
+    /// Boots (or joins) the shared cluster and starts azure-sim with the add-on lifecycle plugged in.
+    /// Scenarios approve preview features explicitly; the `harness up` sandbox auto-approves them.
+    pub async fn start(auto_approve_features: bool) -> anyhow::Result<Self> {
+        pki::install_ring_provider();
+        let cluster = cluster::shared().await?;
+        let run_dir = cluster.run_dir().join("harness");
+        std::fs::create_dir_all(&run_dir)?;
+        let addon = AddonLifecycle::new(cluster, run_dir.clone());
+        let repo_root = repo_root();
+        let config = azure_sim::SimConfig {
+            // Bring-your-own policies (README "Bring your own policy") are served like built-ins.
+            definitions_dir: Some(repo_root.join("fixtures/custom-definitions")),
+            auto_approve_features,
+            ..Default::default()
+        };
+        let sim = azure_sim::AzureSim::start(config, Arc::new(addon.clone())).await?;
+        tracing::info!(arm = sim.arm_url(), kubeconfig = %cluster.kubeconfig_path().display(), "environment ready");
+        Ok(Environment { cluster, sim, addon, run_dir, repo_root })
+    }
+}
+
+/// The environment shared by the scenarios of this process, started on first use.
 pub async fn environment() -> anyhow::Result<&'static Environment> {
-    ENVIRONMENT
-        .get_or_try_init(|| async {
-            pki::install_ring_provider();
-            let cluster = cluster::shared().await?;
-            let run_dir = cluster.run_dir().join("harness");
-            std::fs::create_dir_all(&run_dir)?;
-            let addon = AddonLifecycle::new(cluster, run_dir.clone());
-            let repo_root = repo_root();
-            let config = azure_sim::SimConfig {
-                // Bring-your-own policies (README "Bring your own policy") are served like built-ins.
-                definitions_dir: Some(repo_root.join("fixtures/custom-definitions")),
-                ..Default::default()
-            };
-            let sim = azure_sim::AzureSim::start(config, Arc::new(addon.clone())).await?;
-            tracing::info!(arm = sim.arm_url(), kubeconfig = %cluster.kubeconfig_path().display(), "environment ready");
-            Ok(Environment { cluster, sim, addon, run_dir, repo_root })
-        })
-        .await
+    ENVIRONMENT.get_or_try_init(|| Environment::start(false)).await
 }

@@ -1,0 +1,52 @@
+//! `harness up`: the sandbox. Everything the scenarios use, kept running for you to drive by hand
+//! with kubectl, curl or the real `az` CLI, until Ctrl-C.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+#[derive(clap::Args)]
+pub struct UpCommand {
+    /// Leave preview features `Pending` until approved through `POST /admin/features/approve`
+    /// (the default approves them at once, so `az feature register` is enough).
+    #[arg(long)]
+    manual_approval: bool,
+}
+
+pub async fn run(cmd: UpCommand) -> anyhow::Result<ExitCode> {
+    eprintln!("harness up: starting the local cluster and azure-sim (the first run builds the control plane)");
+    let env = harness::world::Environment::start(!cmd.manual_approval).await?;
+    let creds = env.sim.default_credentials();
+    let token = env.sim.token_for(&creds.subscription_id)?;
+    let kubeconfig = env.cluster.kubeconfig_path().display().to_string();
+    let ca = env.sim.ca_path().map(|p| p.display().to_string()).unwrap_or_default();
+    println!("kubeconfig: {kubeconfig}");
+    println!("arm: {}", env.sim.arm_url());
+    println!("ca: {ca}");
+    println!("tenant: {}", creds.tenant_id);
+    println!("subscription: {}", creds.subscription_id);
+    println!("client-id: {}", creds.client_id);
+    println!("client-secret: {}", creds.client_secret);
+    println!("token: {token}");
+    if let Some(audit) = env.cluster.audit_log_path() {
+        println!("audit-log: {}", audit.display());
+    }
+    println!();
+    println!("Try it:");
+    println!("  kubectl --kubeconfig {kubeconfig} get namespaces");
+    println!(
+        "  curl --cacert {ca} -H 'Authorization: Bearer {token}' '{}/subscriptions/{}/providers/Microsoft.Features/features?api-version=2015-12-01'",
+        env.sim.arm_url(),
+        creds.subscription_id
+    );
+    println!("  # the real az CLI: see README, \"Using the real az CLI\"");
+    println!("ready (Ctrl-C to stop)");
+    tokio::signal::ctrl_c().await.context("wait for Ctrl-C")?;
+    eprintln!("stopping...");
+    for cluster_id in env.addon.installed_clusters().await {
+        let _ = env.addon.uninstall(&cluster_id, false).await;
+    }
+    env.sim.shutdown().await;
+    env.cluster.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
