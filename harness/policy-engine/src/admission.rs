@@ -114,9 +114,16 @@ impl AdmissionTarget {
         format!("{} with data.kubernetes{path} as input", self.pattern())
     }
 
-    /// The same query over a slice of the tree that already holds the overlay (passed as `input`).
-    pub(crate) fn sliced_query(&self) -> String {
-        format!("{} with data.kubernetes as input", self.pattern())
+    /// The `resource` of [`Self::pattern`] as a value: no `namespace` key for cluster-scoped
+    /// objects, as in Gatekeeper's query.
+    pub(crate) fn pattern_resource(&self) -> Value {
+        let mut resource = Map::new();
+        resource.insert("kind".to_string(), Value::from(self.resource.as_str()));
+        if let Some(ns) = &self.namespace {
+            resource.insert("namespace".to_string(), Value::from(ns.as_str()));
+        }
+        resource.insert("name".to_string(), Value::from(self.name.as_str()));
+        Value::Object(resource)
     }
 }
 

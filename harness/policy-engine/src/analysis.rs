@@ -14,9 +14,6 @@ pub(crate) enum DataNeeds {
     /// Reads data only through `matches[["<kind>", ns, name, obj]]` with literal kinds.
     Kinds {
         kinds: BTreeSet<String>,
-        /// Each rule uses `matches` once and its `deny` head names the tuple's namespace and name:
-        /// a result about object X depends on X's path only, so admission needs just the overlay.
-        local: bool,
         /// Literal `resource.kind`s of the `deny` heads; `None` if any head's kind is not literal.
         head_kinds: Option<BTreeSet<String>>,
     },
@@ -37,8 +34,6 @@ pub(crate) fn analyse(src: &str) -> DataNeeds {
     let is = |i: usize, s: &str| tokens.get(i).is_some_and(|t| text(src, t) == s);
     let mut kinds = BTreeSet::new();
     let mut head_kinds = Some(BTreeSet::new());
-    let mut tuple_vars = Vec::new();
-    let mut deny_heads = 0;
     for (i, t) in tokens.iter().enumerate() {
         match (t.kind, text(src, t)) {
             (Kind::Ident, "input") => return DataNeeds::Everything,
@@ -55,12 +50,10 @@ pub(crate) fn analyse(src: &str) -> DataNeeds {
                 match (shape, kind) {
                     (true, Some(kind)) => {
                         kinds.insert(kind);
-                        tuple_vars.push((text(src, &tokens[i + 5]).to_string(), text(src, &tokens[i + 7]).to_string()));
                     }
                     _ => return DataNeeds::Everything,
                 }
             }
-            (Kind::Ident, "deny") if is(i + 1, "[") => deny_heads += 1,
             (Kind::Str, "\"resource\"") if is(i + 1, ":") => {
                 let kind = if is(i + 2, "{") && is(i + 3, "\"kind\"") && is(i + 4, ":") { tokens.get(i + 5).and_then(|k| literal(src, k)) } else { None };
                 match (kind, head_kinds.as_mut()) {
@@ -76,11 +69,7 @@ pub(crate) fn analyse(src: &str) -> DataNeeds {
     if kinds.is_empty() {
         return DataNeeds::Everything;
     }
-    let compact: String = src.split_whitespace().collect();
-    let local = deny_heads > 0
-        && tuple_vars.len() == deny_heads
-        && tuple_vars.iter().all(|(ns, name)| compact.contains(&format!("\"namespace\":{ns},")) && compact.contains(&format!("\"name\":{name}}}")));
-    DataNeeds::Kinds { kinds, local, head_kinds }
+    DataNeeds::Kinds { kinds, head_kinds }
 }
 
 #[cfg(test)]
@@ -92,10 +81,9 @@ mod tests {
     fn builtins_are_recognised() {
         for b in &BUILTINS {
             let needs = analyse(b.source);
-            let DataNeeds::Kinds { kinds, local, head_kinds } = needs else { panic!("{}: {needs:?}", b.file) };
+            let DataNeeds::Kinds { kinds, head_kinds } = needs else { panic!("{}: {needs:?}", b.file) };
             assert_eq!(kinds.len(), 1, "{}", b.file);
             assert_eq!(head_kinds, Some(kinds.clone()), "{}", b.file);
-            assert_eq!(local, b.policy_id != "UniqueIngressHostnames", "{}", b.file);
         }
     }
 

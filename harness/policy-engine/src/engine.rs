@@ -9,7 +9,10 @@ use crate::analysis::DataNeeds;
 use crate::admission::{overlay_request, AdmissionTarget};
 use crate::modules::{compile, CompiledModule};
 use crate::replicated_data::{set_path, ReplicatedData};
-use crate::{audit, EvalError, ModuleError, ModuleFailure, ResourceRef, Violation};
+use crate::{audit, parallel, EvalError, ModuleError, ModuleFailure, ResourceRef, Violation};
+
+/// The rule an admission variant evaluates ([`crate::subject::ADMISSION_LIBRARY`]).
+const ADMISSION_RULE: &str = "data.gatekeeper_admission.violations";
 
 /// A module's engine, analysed and ready: evaluating a clone costs no setup. Modules that read data
 /// only through `matches` of known kinds hold no data and get their slice with each query; the others
@@ -18,6 +21,7 @@ use crate::{audit, EvalError, ModuleError, ModuleFailure, ResourceRef, Violation
 pub(crate) struct PreparedModule {
     pub id: String,
     pub engine: Engine,
+    pub admission: Option<Engine>,
     pub needs: DataNeeds,
 }
 
@@ -97,9 +101,12 @@ impl PolicyEngine {
                         // Cannot conflict: the module engine holds no data of its own.
                         let _ = engine.add_data(self.data.root().clone());
                     }
-                    // Any query runs the analysis once; clones then start from a prepared engine.
-                    let _ = engine.eval_query("true".to_string(), false);
-                    PreparedModule { id: id.clone(), engine, needs: module.needs.clone() }
+                    let mut admission = module.admission.clone();
+                    for engine in std::iter::once(&mut engine).chain(admission.as_mut()) {
+                        // Any query runs the analysis once; clones then start from a prepared engine.
+                        let _ = engine.eval_query("true".to_string(), false);
+                    }
+                    PreparedModule { id: id.clone(), engine, admission, needs: module.needs.clone() }
                 })
                 .collect()
         })
@@ -108,43 +115,48 @@ impl PolicyEngine {
     /// Evaluate an AdmissionRequest (see [`crate::admission_review_to_request`]) as Gatekeeper v2
     /// did: every violation whose resource is the object under review.
     ///
+    /// Modules that read data only through `matches` run their admission variant
+    /// ([`crate::subject`]) over their kinds with the request overlaid; the others run Gatekeeper's
+    /// query over the whole tree.
+    ///
     /// `Err(EvalError::Modules{..})` when any module failed to evaluate; it still carries the other
     /// modules' violations. Gatekeeper v2 allowed such requests (fail open).
     pub fn admit(&self, request: &serde_json::Value) -> Result<Vec<Violation>, EvalError> {
         let target = AdmissionTarget::of(request)?;
         let request = Value::from(overlay_request(request));
-        let resource = ResourceRef {
-            kind: target.resource.clone(),
-            namespace: target.namespace.clone().unwrap_or_default(),
-            name: target.name.clone(),
-        };
-        let (overlay_query, sliced_query) = (target.overlay_query(), target.sliced_query());
-        let mut overlay_only = Value::new_object();
-        set_path(&mut overlay_only, &target.path(), request.clone());
-        self.collect(|module| {
-            let (input, query) = match &module.needs {
-                DataNeeds::Everything => (request.clone(), &overlay_query),
-                DataNeeds::Kinds { head_kinds: Some(heads), .. } if !heads.contains(&target.resource) => return Ok(vec![]),
-                DataNeeds::Kinds { kinds, .. } if !kinds.contains(&target.resource) => return Ok(vec![]),
-                DataNeeds::Kinds { local: true, .. } => (overlay_only.clone(), &sliced_query),
-                DataNeeds::Kinds { kinds, .. } => {
-                    let mut slice = self.slice(kinds);
-                    set_path(&mut slice, &target.path(), request.clone());
-                    (slice, &sliced_query)
-                }
-            };
+        let pattern = Value::from(target.pattern_resource());
+        let violation = |id: &Value, resolution: &Value| violation(&target, id, resolution);
+        self.collect(1, |module| match (&module.admission, &module.needs) {
+            (_, DataNeeds::Kinds { head_kinds: Some(heads), .. }) if !heads.contains(&target.resource) => Ok(vec![]),
+            (Some(admission), DataNeeds::Kinds { kinds, .. }) => {
+                let mut input = Value::new_object();
+                let mut slice = self.slice(kinds);
+                set_path(&mut slice, &target.path(), request.clone());
+                set_path(&mut input, &["kubernetes"], slice);
+                set_path(&mut input, &["resource"], pattern.clone());
+                let mut engine = admission.clone();
+                engine.set_input(input);
+                let found = engine.eval_rule(ADMISSION_RULE.to_string()).map_err(|e| format!("{e:#}"))?;
+                let pairs = found.as_set().map(|set| set.iter().cloned().collect::<Vec<_>>()).unwrap_or_default();
+                Ok(pairs.iter().map(|pair| violation(&pair[0], &pair[1])).collect())
+            }
+            _ => gatekeeper_query(module.engine.clone(), &target, &request, &violation),
+        })
+    }
+
+    /// [`Self::admit`] the slow, literal way: Gatekeeper v2's query over the whole replicated tree
+    /// for every module, no analysis, no fast path. The reference the fast paths are tested against
+    /// (`tests/fast_path_equivalence.rs`); also useful to diagnose a suspected fast-path difference.
+    pub fn admit_reference(&self, request: &serde_json::Value) -> Result<Vec<Violation>, EvalError> {
+        let target = AdmissionTarget::of(request)?;
+        let request = Value::from(overlay_request(request));
+        let violation = |id: &Value, resolution: &Value| violation(&target, id, resolution);
+        self.collect(1, |module| {
             let mut engine = module.engine.clone();
-            engine.set_input(input);
-            let results = engine.eval_query(query.clone(), false).map_err(|e| format!("{e:#}"))?;
-            Ok(results
-                .result
-                .iter()
-                .map(|r| Violation {
-                    id: audit::text(&r.bindings[&Value::from("id")]),
-                    resource: resource.clone(),
-                    message: audit::text(&r.bindings[&Value::from("resolution")][&Value::from("message")]),
-                })
-                .collect())
+            if module.needs != DataNeeds::Everything {
+                engine.add_data(self.data.root().clone()).map_err(|e| format!("{e:#}"))?;
+            }
+            gatekeeper_query(engine, &target, &request, &violation)
         })
     }
 
@@ -158,8 +170,11 @@ impl PolicyEngine {
     }
 
     /// Every violation over the replicated data (the `/v1/audit` query, no overlay).
+    ///
+    /// Modules are independent, so they are evaluated on every available core.
     pub fn audit(&self) -> Result<Vec<Violation>, EvalError> {
-        self.collect(|module| {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.collect(threads, |module| {
             let mut engine = module.engine.clone();
             let deny = match &module.needs {
                 DataNeeds::Everything => engine.eval_rule("data.admission.deny".to_string()),
@@ -175,16 +190,18 @@ impl PolicyEngine {
         })
     }
 
-    /// Run `eval` on every module, merge results as one set (the shared `deny` set deduplicated
-    /// identical elements across modules), and report failing modules.
-    fn collect<F>(&self, eval: F) -> Result<Vec<Violation>, EvalError>
+    /// Run `eval` on every module on up to `threads` threads, merge results as one set (the shared
+    /// `deny` set deduplicated identical elements across modules), and report failing modules in
+    /// module order.
+    fn collect<F>(&self, threads: usize, eval: F) -> Result<Vec<Violation>, EvalError>
     where
-        F: Fn(&PreparedModule) -> Result<Vec<Violation>, String>,
+        F: Fn(&PreparedModule) -> Result<Vec<Violation>, String> + Sync,
     {
+        let modules = self.engines();
         let mut violations = BTreeSet::new();
         let mut failures = Vec::new();
-        for module in self.engines().iter() {
-            match eval(module) {
+        for (module, result) in modules.iter().zip(parallel::map(modules, threads, &eval)) {
+            match result {
                 Ok(found) => violations.extend(found),
                 Err(message) => failures.push(ModuleFailure { id: module.id.clone(), message }),
             }
@@ -196,4 +213,27 @@ impl PolicyEngine {
             Err(EvalError::Modules { failures, violations })
         }
     }
+}
+
+/// A violation about the reviewed object from the `id` and `resolution` a pattern bound.
+fn violation(target: &AdmissionTarget, id: &Value, resolution: &Value) -> Violation {
+    Violation {
+        id: audit::text(id),
+        resource: ResourceRef { kind: target.resource.clone(), namespace: target.namespace.clone().unwrap_or_default(), name: target.name.clone() },
+        message: audit::text(&resolution[&Value::from("message")]),
+    }
+}
+
+/// Gatekeeper v2's admission query on `engine` (which must hold the data the module reads), the
+/// request passed as `input` so it is not parsed as a literal per module.
+fn gatekeeper_query(
+    mut engine: Engine,
+    target: &AdmissionTarget,
+    request: &Value,
+    violation: &dyn Fn(&Value, &Value) -> Violation,
+) -> Result<Vec<Violation>, String> {
+    engine.set_input(request.clone());
+    let results = engine.eval_query(target.overlay_query(), false).map_err(|e| format!("{e:#}"))?;
+    let binding = |r: &regorus::QueryResult, k: &str| r.bindings[&Value::from(k)].clone();
+    Ok(results.result.iter().map(|r| violation(&binding(r, "id"), &binding(r, "resolution"))).collect())
 }

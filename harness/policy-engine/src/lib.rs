@@ -54,6 +54,8 @@ pub mod audit;
 pub mod builtins;
 mod engine;
 mod errors;
+mod parallel;
+mod subject;
 mod tokens;
 mod extensions;
 pub mod manifests;

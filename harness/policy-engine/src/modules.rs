@@ -7,12 +7,17 @@
 use regorus::Engine;
 
 use crate::analysis::{analyse, DataNeeds};
+use crate::subject::{rewrite_subjects, ADMISSION_LIBRARY, ADMISSION_LIBRARY_ID};
 use crate::{extensions, matches, normalize::normalize, ModuleError};
 
 /// A module that parsed, analysed and passed a trial evaluation. Holds no replicated data.
 #[derive(Clone)]
 pub(crate) struct CompiledModule {
+    /// The module as loaded: audits, and admissions of modules that see the whole tree.
     pub engine: Engine,
+    /// For modules that read data only through `matches` of literal kinds: the module with its
+    /// subjects bound to the reviewed object, plus the admission rule ([`crate::subject`]).
+    pub admission: Option<Engine>,
     pub needs: DataNeeds,
 }
 
@@ -38,14 +43,30 @@ pub(crate) fn compile(id: &str, source: &str) -> Result<CompiledModule, ModuleEr
     let normalized = normalize(source);
     let needs = analyse(&normalized);
     engine
-        .add_policy(id.to_string(), normalized)
+        .add_policy(id.to_string(), normalized.clone())
         .map_err(|e| module_error(id, &e))?;
     let mut trial = engine.clone();
     match trial.eval_query("data.admission.deny".to_string(), false) {
         Err(e) if is_compile_error(&e) => return Err(module_error(id, &e)),
         _ => {}
     }
-    Ok(CompiledModule { engine, needs })
+    let admission = match needs {
+        DataNeeds::Kinds { .. } => Some(admission_engine(id, &normalized)?),
+        DataNeeds::Everything => None,
+    };
+    Ok(CompiledModule { engine, admission, needs })
+}
+
+/// The admission variant of an analysed module. It is the loaded module when no subject can be
+/// bound, so it can only fail if the rewrite broke the module, which is reported like a compile error.
+fn admission_engine(id: &str, normalized: &str) -> Result<Engine, ModuleError> {
+    let mut engine = base_engine();
+    let source = rewrite_subjects(normalized).unwrap_or_else(|| normalized.to_string());
+    engine
+        .add_policy(ADMISSION_LIBRARY_ID.to_string(), ADMISSION_LIBRARY.to_string())
+        .and_then(|_| engine.add_policy(id.to_string(), source))
+        .map_err(|e| module_error(id, &e))?;
+    Ok(engine)
 }
 
 /// Errors that OPA would have raised at compile time rather than evaluation time.

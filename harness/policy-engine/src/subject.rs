@@ -1,0 +1,223 @@
+//! The admission fast path: bind each `deny` rule's *subject* to the object under review.
+//!
+//! A 2019 rule starts with `matches[["<kind>", namespace, name, obj]]` and reports
+//! `"resource": {"kind": "<kind>", "namespace": namespace, "name": name}`. The admission query keeps
+//! only elements whose resource is the reviewed object (gatekeeper-v2-semantics §4), so only the
+//! `matches` tuples at the reviewed path can contribute. Those tuples are exactly two lookups
+//! (§3.2): the overlay at `data.kubernetes[kind][ns][name]` and its `.object`. [`rewrite_subjects`]
+//! replaces such a subject `matches` by [`SUBJECT_REF`], a library rule doing just those lookups, so
+//! an admission costs one object instead of every object of the kind; any *other* `matches` in the
+//! body (the "other ingress" of the hostname-conflict policy) still sees the whole replicated kind
+//! plus the overlay.
+//!
+//! Equivalence, per rewritten occurrence: the head's kind is the tuple's literal kind and its
+//! namespace and name are the tuple's variables, so an element survives the filter only if its tuple
+//! is at the reviewed path, and `subject` yields precisely the `matches` tuples at that path. For a
+//! cluster-scoped target the filter has no `namespace` key, so a head with one never survives, and
+//! `subject` yields nothing. Occurrences the rewrite cannot prove to be subjects (negated, inside a
+//! comprehension, other shapes) are left alone. `tests/fast_path_equivalence.rs` checks the claim
+//! against full evaluation over random clusters.
+
+use crate::tokens::{tokenize, Kind, Token};
+
+/// What a rewritten subject refers to.
+pub(crate) const SUBJECT_REF: &str = "data.gatekeeper_admission.subject";
+
+/// Module id of [`ADMISSION_LIBRARY`] (synthetic, like the `matches` library's).
+pub(crate) const ADMISSION_LIBRARY_ID: &str = "gatekeeper-system/harness-admission/admission.rego";
+
+/// The rule the admission engine evaluates. `input` is `{"resource": <the pattern's resource>,
+/// "kubernetes": <replicated kinds with the request overlaid>}`: the `with` reproduces Gatekeeper's
+/// overlay, and the pattern its filter. It lives in a module, not in a per-request query string, so
+/// no Rego is parsed per admission. `subject` is the `matches` library restricted to the reviewed
+/// path: its two rules mirror the library's two rules. The lookups go one level at a time because
+/// regorus builds (and, under `RUST_BACKTRACE`, backtraces) an internal error for every nested
+/// dynamic reference such as `data.kubernetes[kind][namespace][name]`.
+pub(crate) const ADMISSION_LIBRARY: &str = r#"package gatekeeper_admission
+
+violations[[id, resolution]] {
+    data.admission.deny[{"id": id, "resource": input.resource, "resolution": resolution}] with data.kubernetes as input.kubernetes
+}
+
+subject[[kind, namespace, name, resource]] {
+    [kind, namespace, name] := [input.resource.kind, input.resource.namespace, input.resource.name]
+    of_kind := data.kubernetes[kind]
+    in_namespace := of_kind[namespace]
+    resource := in_namespace[name]
+}
+
+subject[[kind, namespace, name, resource]] {
+    [kind, namespace, name] := [input.resource.kind, input.resource.namespace, input.resource.name]
+    of_kind := data.kubernetes[kind]
+    in_namespace := of_kind[namespace]
+    resource := in_namespace[name].object
+}
+"#;
+
+/// The code tokens of a module: comments dropped, newlines kept (they separate statements).
+struct Code<'a> {
+    src: &'a str,
+    tokens: Vec<Token>,
+}
+
+impl Code<'_> {
+    fn text(&self, i: usize) -> &str {
+        self.tokens.get(i).map_or("", |t| &self.src[t.start..t.end])
+    }
+
+    fn is(&self, i: usize, s: &str) -> bool {
+        self.text(i) == s
+    }
+
+    fn ident(&self, i: usize) -> Option<&str> {
+        self.tokens.get(i).filter(|t| t.kind == Kind::Ident).map(|_| self.text(i)).filter(|s| *s != "_")
+    }
+
+    fn next_code(&self, mut i: usize) -> usize {
+        while self.tokens.get(i).is_some_and(|t| t.kind == Kind::Newline) {
+            i += 1;
+        }
+        i
+    }
+
+    /// Index of the bracket closing the one at `open`, if balanced.
+    fn closing(&self, open: usize) -> Option<usize> {
+        let mut depth = 0usize;
+        for i in open..self.tokens.len() {
+            match self.text(i) {
+                "{" | "[" | "(" => depth += 1,
+                "}" | "]" | ")" => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        return Some(i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// `(kind literal, namespace var, name var)` of a head's `"resource": {...}` object.
+    fn head_resource(&self, open: usize, close: usize) -> Option<(String, String, String)> {
+        let at = (open..close).find(|&i| self.is(i, "\"resource\"") && self.is(i + 1, ":") && self.is(i + 2, "{"))?;
+        let end = self.closing(at + 2)?;
+        let (mut kind, mut namespace, mut name) = (None, None, None);
+        let mut i = self.next_code(at + 3);
+        while i < end {
+            let value = self.next_code(i + 2);
+            match (self.text(i), self.is(i + 1, ":")) {
+                ("\"kind\"", true) if self.tokens[value].kind == Kind::Str => kind = serde_json::from_str::<String>(self.text(value)).ok(),
+                ("\"namespace\"", true) => namespace = self.ident(value).map(str::to_string),
+                ("\"name\"", true) => name = self.ident(value).map(str::to_string),
+                _ => return None,
+            }
+            i = self.next_code(value + 1);
+            if self.is(i, ",") {
+                i = self.next_code(i + 1);
+            }
+        }
+        Some((kind?, namespace?, name?))
+    }
+
+    /// Subject occurrences in the body `{open..close}`: statement-initial
+    /// `matches[["<kind>", <namespace>, <name>, <x>]]` at the body's own nesting level.
+    fn subjects(&self, open: usize, close: usize, head: &(String, String, String)) -> Vec<usize> {
+        let mut found = Vec::new();
+        let mut depth = 0i32;
+        for i in open + 1..close {
+            match self.text(i) {
+                "{" | "[" | "(" => depth += 1,
+                "}" | "]" | ")" => depth -= 1,
+                "matches" if depth == 0 && (i == open + 1 || self.is(i - 1, ";") || self.tokens[i - 1].kind == Kind::Newline) => {
+                    let shape = self.is(i + 1, "[") && self.is(i + 2, "[") && self.is(i + 4, ",") && self.is(i + 6, ",") && self.is(i + 8, ",") && self.is(i + 10, "]") && self.is(i + 11, "]");
+                    let kind = self.tokens.get(i + 3).filter(|t| t.kind == Kind::Str).and_then(|_| serde_json::from_str::<String>(self.text(i + 3)).ok());
+                    if shape && kind.as_ref() == Some(&head.0) && self.ident(i + 5) == Some(&head.1) && self.ident(i + 7) == Some(&head.2) {
+                        found.push(i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        found
+    }
+}
+
+/// `src` with every provable subject `matches` replaced by [`SUBJECT_REF`] (see the module docs), or
+/// `None` when there is none. `src` must read data only through the imported `data.k8s.matches`
+/// (`DataNeeds::Kinds`), so `matches` can only mean the library.
+pub(crate) fn rewrite_subjects(src: &str) -> Option<String> {
+    let code = Code { src, tokens: tokenize(src).into_iter().filter(|t| t.kind != Kind::Comment).collect() };
+    let mut replace = Vec::new();
+    let mut i = 0;
+    while i < code.tokens.len() {
+        if !(code.is(i, "deny") && code.is(i + 1, "[")) {
+            i = if matches!(code.text(i), "{" | "[" | "(") { code.closing(i).unwrap_or(code.tokens.len()) + 1 } else { i + 1 };
+            continue;
+        }
+        let Some(head_end) = code.closing(i + 1) else { break };
+        let head = code.head_resource(i + 1, head_end);
+        let mut body = code.next_code(head_end + 1);
+        // One head may have several bodies: `deny[x] { ... } { ... }`.
+        while code.is(body, "{") {
+            let Some(end) = code.closing(body) else { break };
+            if let Some(head) = &head {
+                replace.extend(code.subjects(body, end, head));
+            }
+            i = end;
+            body = code.next_code(end + 1);
+        }
+        i += 1;
+    }
+    if replace.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(src.len() + replace.len() * SUBJECT_REF.len());
+    let mut from = 0;
+    for t in replace.iter().map(|&i| code.tokens[i]) {
+        out.push_str(&src[from..t.start]);
+        out.push_str(SUBJECT_REF);
+        from = t.end;
+    }
+    out.push_str(&src[from..]);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builtins::BUILTINS;
+
+    #[test]
+    fn every_builtin_subject_is_rewritten_and_other_objects_are_not() {
+        for b in &BUILTINS {
+            let out = rewrite_subjects(b.source).unwrap_or_else(|| panic!("{}", b.file));
+            assert_eq!(out.matches(SUBJECT_REF).count(), 1, "{}", b.file);
+            let others = usize::from(b.policy_id == "UniqueIngressHostnames");
+            assert_eq!(out.matches("matches[[").count(), others, "{}", b.file);
+        }
+    }
+
+    #[test]
+    fn unprovable_occurrences_stay() {
+        let head = r#"deny[{"id": "x", "resource": {"kind": "pods", "namespace": ns, "name": n}, "resolution": {"message": "m"}}]"#;
+        for body in [
+            r#"{ matches[["services", ns, n, o]] }"#,          // another kind than the head's
+            r#"{ matches[["pods", n, ns, o]] }"#,              // variables swapped
+            r#"{ x := ns; not matches[["pods", ns, n, o]] }"#, // negated
+            r#"{ ns := "a"; n := "b"; xs := [o | matches[["pods", ns, n, o]]] }"#, // comprehension
+        ] {
+            assert_eq!(rewrite_subjects(&format!("package admission\n{head} {body}\n")), None, "{body}");
+        }
+        let nonliteral = r#"deny[{"id": "x", "resource": {"kind": k, "namespace": ns, "name": n}, "resolution": {}}] { matches[["pods", ns, n, o]]; k := "pods" }"#;
+        assert_eq!(rewrite_subjects(nonliteral), None);
+    }
+
+    #[test]
+    fn several_bodies_are_each_rewritten() {
+        let src = "package admission\nimport data.k8s.matches\n# matches[[\"pods\", ns, n, o]] in a comment\ndeny[{\"id\": 1, \"resource\": {\"name\": n, \"kind\": \"pods\", \"namespace\": ns}, \"resolution\": {}}] {\n  matches[[\"pods\", ns, n, o]]\n} {\n  true; matches[[\"pods\", ns, n, o]]\n}\n";
+        let out = rewrite_subjects(src).unwrap();
+        assert_eq!(out.matches(SUBJECT_REF).count(), 2, "{out}");
+        assert!(out.contains("# matches[[\"pods\", ns, n, o]] in a comment"));
+    }
+}
