@@ -98,6 +98,14 @@ pub async fn create(client: &kube::Client, object: &serde_json::Value, namespace
     classify(api_for(client, &ar, &scope, namespace).create(&PostParams::default(), &obj).await)
 }
 
+/// A server-side dry run of a create: admission runs, nothing is stored.
+pub async fn create_dry_run(client: &kube::Client, object: &serde_json::Value, namespace: Option<&str>) -> anyhow::Result<Admission> {
+    let (ar, scope) = resource_for(client, object).await?;
+    let obj: DynamicObject = serde_json::from_value(object.clone())?;
+    let params = PostParams { dry_run: true, ..Default::default() };
+    classify(api_for(client, &ar, &scope, namespace).create(&params, &obj).await)
+}
+
 /// Replaces an existing object with `object` (an UPDATE admission request).
 pub async fn update(client: &kube::Client, object: &serde_json::Value, namespace: Option<&str>) -> anyhow::Result<Admission> {
     let (ar, scope) = resource_for(client, object).await?;

@@ -62,7 +62,8 @@ impl std::fmt::Debug for AksWorld {
 }
 
 impl AksWorld {
-    async fn new() -> anyhow::Result<Self> {
+    /// A fresh scenario: its own subscription, logged-in `az`, and namespace suffix.
+    pub async fn new() -> anyhow::Result<Self> {
         let env = environment().await?;
         let n = SCENARIOS.fetch_add(1, Ordering::Relaxed);
         let id = format!("s{n}");
@@ -129,6 +130,14 @@ impl AksWorld {
 
 impl ScenarioHooks for AksWorld {
     async fn teardown(&mut self, _scenario: &cucumber::gherkin::Scenario, _outcome: Outcome) -> anyhow::Result<()> {
+        self.cleanup().await
+    }
+}
+
+impl AksWorld {
+    /// Stops and removes everything the scenario started: faults, the add-on, created objects and
+    /// namespaces. Collects every problem instead of stopping at the first.
+    pub async fn cleanup(&mut self) -> anyhow::Result<()> {
         let mut problems = Vec::new();
         if self.injected_faults {
             self.env.sim.faults().clear();
