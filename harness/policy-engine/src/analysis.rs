@@ -16,9 +16,22 @@ pub(crate) enum DataNeeds {
         kinds: BTreeSet<String>,
         /// Literal `resource.kind`s of the `deny` heads; `None` if any head's kind is not literal.
         head_kinds: Option<BTreeSet<String>>,
+        /// How many `matches` lookups the module makes. A rule with two joins every object of a
+        /// kind with every other, so this orders audit work (costliest first).
+        lookups: usize,
     },
     /// Anything else: the whole tree.
     Everything,
+}
+
+impl DataNeeds {
+    /// A rough rank of evaluation cost for scheduling: whole-tree modules first, then by lookups.
+    pub(crate) fn cost_rank(&self) -> usize {
+        match self {
+            DataNeeds::Everything => usize::MAX,
+            DataNeeds::Kinds { lookups, .. } => *lookups,
+        }
+    }
 }
 
 fn text<'a>(src: &'a str, t: &Token) -> &'a str {
@@ -34,6 +47,7 @@ pub(crate) fn analyse(src: &str) -> DataNeeds {
     let is = |i: usize, s: &str| tokens.get(i).is_some_and(|t| text(src, t) == s);
     let mut kinds = BTreeSet::new();
     let mut head_kinds = Some(BTreeSet::new());
+    let mut lookups = 0;
     for (i, t) in tokens.iter().enumerate() {
         match (t.kind, text(src, t)) {
             (Kind::Ident, "input") => return DataNeeds::Everything,
@@ -50,6 +64,7 @@ pub(crate) fn analyse(src: &str) -> DataNeeds {
                 match (shape, kind) {
                     (true, Some(kind)) => {
                         kinds.insert(kind);
+                        lookups += 1;
                     }
                     _ => return DataNeeds::Everything,
                 }
@@ -69,7 +84,7 @@ pub(crate) fn analyse(src: &str) -> DataNeeds {
     if kinds.is_empty() {
         return DataNeeds::Everything;
     }
-    DataNeeds::Kinds { kinds, head_kinds }
+    DataNeeds::Kinds { kinds, head_kinds, lookups }
 }
 
 #[cfg(test)]
@@ -81,7 +96,8 @@ mod tests {
     fn builtins_are_recognised() {
         for b in &BUILTINS {
             let needs = analyse(b.source);
-            let DataNeeds::Kinds { kinds, head_kinds } = needs else { panic!("{}: {needs:?}", b.file) };
+            let DataNeeds::Kinds { kinds, head_kinds, lookups } = needs else { panic!("{}: {needs:?}", b.file) };
+            assert_eq!(lookups, if b.policy_id == "UniqueIngressHostnames" { 2 } else { 1 }, "{}", b.file);
             assert_eq!(kinds.len(), 1, "{}", b.file);
             assert_eq!(head_kinds, Some(kinds.clone()), "{}", b.file);
         }

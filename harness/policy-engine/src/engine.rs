@@ -8,6 +8,7 @@ use regorus::{Engine, Value};
 use crate::analysis::DataNeeds;
 use crate::admission::{overlay_request, AdmissionTarget};
 use crate::modules::{compile, CompiledModule};
+use crate::interner::Strings;
 use crate::replicated_data::{set_path, ReplicatedData};
 use crate::{audit, parallel, EvalError, ModuleError, ModuleFailure, ResourceRef, Violation};
 
@@ -35,6 +36,7 @@ pub(crate) struct PreparedModule {
 pub struct PolicyEngine {
     modules: BTreeMap<String, Arc<CompiledModule>>,
     data: ReplicatedData,
+    strings: Strings,
     prepared: Arc<OnceLock<Arc<[PreparedModule]>>>,
 }
 
@@ -67,7 +69,8 @@ impl PolicyEngine {
     /// Store `object` at `data.kubernetes.<plural>.<namespace>.<name>` (or `.<plural>.<name>` when
     /// `namespace` is `None`), replacing what was there.
     pub fn upsert_object(&mut self, plural: &str, namespace: Option<&str>, name: &str, object: serde_json::Value) {
-        self.data.upsert(plural, namespace, name, Value::from(object));
+        let object = self.strings.value(&object);
+        self.data.upsert(plural, namespace, name, object);
         self.invalidate();
     }
 
@@ -197,16 +200,19 @@ impl PolicyEngine {
     where
         F: Fn(&PreparedModule) -> Result<Vec<Violation>, String> + Sync,
     {
-        let modules = self.engines();
+        // Costliest first, so that a quadratic module does not start last and finish alone.
+        let mut modules: Vec<&PreparedModule> = self.engines().iter().collect();
+        modules.sort_by_key(|m| std::cmp::Reverse(m.needs.cost_rank()));
         let mut violations = BTreeSet::new();
         let mut failures = Vec::new();
-        for (module, result) in modules.iter().zip(parallel::map(modules, threads, &eval)) {
+        for (module, result) in modules.iter().zip(parallel::map(&modules, threads, &|m| eval(m))) {
             match result {
                 Ok(found) => violations.extend(found),
                 Err(message) => failures.push(ModuleFailure { id: module.id.clone(), message }),
             }
         }
         let violations: Vec<Violation> = violations.into_iter().collect();
+        failures.sort_by(|a: &ModuleFailure, b| a.id.cmp(&b.id));
         if failures.is_empty() {
             Ok(violations)
         } else {

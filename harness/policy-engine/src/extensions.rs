@@ -1,22 +1,25 @@
 //! Builtins that OPA 0.10 had and regorus does not, registered as regorus extensions.
 
 use std::collections::HashMap;
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use regorus::{Engine, Value};
 
 /// Compiled patterns shared by every engine clone: the 2019 policies call `re_match` once per
 /// container or port with the same assignment-supplied pattern, and compiling a regex costs more
 /// than the rest of an admission. Bounded so hostile policies cannot grow it without limit.
-fn compiled(pattern: &str) -> anyhow::Result<regex::Regex> {
-    static CACHE: OnceLock<RwLock<HashMap<String, regex::Regex>>> = OnceLock::new();
+/// Shared through an `Arc`: cloning a `Regex` gives the clone an empty matching cache, which it
+/// then allocates on every call, a cost that dominated audits of the image and port policies.
+fn compiled(pattern: &str) -> anyhow::Result<Arc<regex::Regex>> {
+    static CACHE: OnceLock<RwLock<HashMap<String, Arc<regex::Regex>>>> = OnceLock::new();
     const MAX_PATTERNS: usize = 1024;
     let cache = CACHE.get_or_init(Default::default);
     if let Some(re) = cache.read().unwrap_or_else(|e| e.into_inner()).get(pattern) {
         return Ok(re.clone());
     }
-    let re = regex::Regex::new(pattern)
-        .map_err(|e| anyhow::anyhow!("re_match: invalid regular expression {pattern:?}: {e}"))?;
+    let re = Arc::new(
+        regex::Regex::new(pattern).map_err(|e| anyhow::anyhow!("re_match: invalid regular expression {pattern:?}: {e}"))?,
+    );
     let mut map = cache.write().unwrap_or_else(|e| e.into_inner());
     if map.len() >= MAX_PATTERNS {
         map.clear();
