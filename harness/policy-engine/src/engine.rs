@@ -10,10 +10,13 @@ use crate::admission::{overlay_request, AdmissionTarget};
 use crate::modules::{compile, CompiledModule};
 use crate::interner::Strings;
 use crate::replicated_data::{set_path, ReplicatedData};
-use crate::{audit, parallel, EvalError, ModuleError, ModuleFailure, ResourceRef, Violation};
+use crate::{audit, lookups, parallel, EvalError, ModuleError, ModuleFailure, ResourceRef, Violation};
 
 /// The rule an admission variant evaluates ([`crate::subject::ADMISSION_LIBRARY`]).
 const ADMISSION_RULE: &str = "data.gatekeeper_admission.violations";
+
+/// The same with `matches` precomputed ([`crate::lookups`]).
+const ADMISSION_OVER_MATCHES_RULE: &str = "data.gatekeeper_admission.violations_over_matches";
 
 /// A module's engine, analysed and ready: evaluating a clone costs no setup. Modules that read data
 /// only through `matches` of known kinds hold no data and get their slice with each query; the others
@@ -23,6 +26,8 @@ pub(crate) struct PreparedModule {
     pub id: String,
     pub engine: Engine,
     pub admission: Option<Engine>,
+    /// `matches` over the module's kinds, for admission variants that still read it.
+    pub replicated_matches: Option<Value>,
     pub needs: DataNeeds,
 }
 
@@ -109,7 +114,13 @@ impl PolicyEngine {
                         // Any query runs the analysis once; clones then start from a prepared engine.
                         let _ = engine.eval_query("true".to_string(), false);
                     }
-                    PreparedModule { id: id.clone(), engine, admission, needs: module.needs.clone() }
+                    let replicated_matches = match (&admission, &module.needs) {
+                        (Some(admission), DataNeeds::Kinds { kinds, .. }) if module.admission_reads_matches => {
+                            lookups::matches_over(admission, self.slice(kinds)).ok()
+                        }
+                        _ => None,
+                    };
+                    PreparedModule { id: id.clone(), engine, admission, replicated_matches, needs: module.needs.clone() }
                 })
                 .collect()
         })
@@ -119,7 +130,7 @@ impl PolicyEngine {
     /// did: every violation whose resource is the object under review.
     ///
     /// Modules that read data only through `matches` run their admission variant
-    /// ([`crate::subject`]) over their kinds with the request overlaid; the others run Gatekeeper's
+    /// (the `subject` module) over their kinds with the request overlaid; the others run Gatekeeper's
     /// query over the whole tree.
     ///
     /// `Err(EvalError::Modules{..})` when any module failed to evaluate; it still carries the other
@@ -137,9 +148,16 @@ impl PolicyEngine {
                 set_path(&mut slice, &target.path(), request.clone());
                 set_path(&mut input, &["kubernetes"], slice);
                 set_path(&mut input, &["resource"], pattern.clone());
+                let mut rule = ADMISSION_RULE;
+                if let Some(replicated) = &module.replicated_matches {
+                    let stored = self.data.at(&target.path());
+                    let matches = lookups::with_overlay(admission, replicated, &target.path(), stored, &request).map_err(|e| format!("{e:#}"))?;
+                    set_path(&mut input, &["matches"], matches);
+                    rule = ADMISSION_OVER_MATCHES_RULE;
+                }
                 let mut engine = admission.clone();
                 engine.set_input(input);
-                let found = engine.eval_rule(ADMISSION_RULE.to_string()).map_err(|e| format!("{e:#}"))?;
+                let found = engine.eval_rule(rule.to_string()).map_err(|e| format!("{e:#}"))?;
                 let pairs = found.as_set().map(|set| set.iter().cloned().collect::<Vec<_>>()).unwrap_or_default();
                 Ok(pairs.iter().map(|pair| violation(&pair[0], &pair[1])).collect())
             }

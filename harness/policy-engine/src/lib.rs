@@ -43,11 +43,12 @@
 //!   kinds is evaluated over just those kinds. For admission such a module runs a variant whose
 //!   `deny` *subjects* are bound to the reviewed object (`subject`: exactly equivalent, since only
 //!   results about that object are kept; "other object" lookups still see every object of the
-//!   kind), through a rule compiled once instead of a query parsed per request. Modules whose heads
+//!   kind, from a `matches` set precomputed per snapshot, `lookups`), through a rule compiled once
+//!   instead of a query parsed per request. Modules whose heads
 //!   name another kind than the reviewed one are skipped; other modules see the whole tree, as in
 //!   Gatekeeper. [`PolicyEngine::admit_reference`] is the literal Gatekeeper query, the yardstick of
 //!   `tests/fast_path_equivalence.rs`. Audits evaluate modules on all cores, costliest first.
-//!   Replicated objects share their strings (`interner`), which halves the tree's memory.
+//!   Replicated objects share their strings (`interner`), which cuts the tree's memory by a third.
 //! * Concurrency: after writes, call [`PolicyEngine::prepare`] on the writer copy before cloning it
 //!   for readers; otherwise the first evaluation on each unprepared clone pays the preparation.
 
@@ -64,6 +65,7 @@ mod tokens;
 mod extensions;
 pub mod manifests;
 pub mod matches;
+mod lookups;
 mod modules;
 pub mod normalize;
 pub mod offline;

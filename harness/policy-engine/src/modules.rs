@@ -7,7 +7,7 @@
 use regorus::Engine;
 
 use crate::analysis::{analyse, DataNeeds};
-use crate::subject::{rewrite_subjects, ADMISSION_LIBRARY, ADMISSION_LIBRARY_ID};
+use crate::subject::{reads_matches, rewrite_subjects, ADMISSION_LIBRARY, ADMISSION_LIBRARY_ID};
 use crate::{extensions, matches, normalize::normalize, ModuleError};
 
 /// A module that parsed, analysed and passed a trial evaluation. Holds no replicated data.
@@ -18,6 +18,8 @@ pub(crate) struct CompiledModule {
     /// For modules that read data only through `matches` of literal kinds: the module with its
     /// subjects bound to the reviewed object, plus the admission rule ([`crate::subject`]).
     pub admission: Option<Engine>,
+    /// The admission variant still looks up other objects through `matches` ([`crate::lookups`]).
+    pub admission_reads_matches: bool,
     pub needs: DataNeeds,
 }
 
@@ -50,18 +52,19 @@ pub(crate) fn compile(id: &str, source: &str) -> Result<CompiledModule, ModuleEr
         Err(e) if is_compile_error(&e) => return Err(module_error(id, &e)),
         _ => {}
     }
-    let admission = match needs {
-        DataNeeds::Kinds { .. } => Some(admission_engine(id, &normalized)?),
+    let admission_source = match needs {
+        DataNeeds::Kinds { .. } => Some(rewrite_subjects(&normalized).unwrap_or_else(|| normalized.clone())),
         DataNeeds::Everything => None,
     };
-    Ok(CompiledModule { engine, admission, needs })
+    let admission_reads_matches = admission_source.as_deref().is_some_and(reads_matches);
+    let admission = admission_source.map(|source| admission_engine(id, source)).transpose()?;
+    Ok(CompiledModule { engine, admission, admission_reads_matches, needs })
 }
 
 /// The admission variant of an analysed module. It is the loaded module when no subject can be
 /// bound, so it can only fail if the rewrite broke the module, which is reported like a compile error.
-fn admission_engine(id: &str, normalized: &str) -> Result<Engine, ModuleError> {
+fn admission_engine(id: &str, source: String) -> Result<Engine, ModuleError> {
     let mut engine = base_engine();
-    let source = rewrite_subjects(normalized).unwrap_or_else(|| normalized.to_string());
     engine
         .add_policy(ADMISSION_LIBRARY_ID.to_string(), ADMISSION_LIBRARY.to_string())
         .and_then(|_| engine.add_policy(id.to_string(), source))

@@ -61,6 +61,15 @@ impl ReplicatedData {
         }
     }
 
+    /// The object at `path` below `data.kubernetes`, if any.
+    pub fn at(&self, path: &[&str]) -> Option<Value> {
+        let mut node = &self.root[&Value::from("kubernetes")];
+        for key in path {
+            node = &node[&Value::from(*key)];
+        }
+        (*node != Value::Undefined).then(|| node.clone())
+    }
+
     pub fn count(&self) -> usize {
         self.count
     }

@@ -30,13 +30,22 @@ pub(crate) const ADMISSION_LIBRARY_ID: &str = "gatekeeper-system/harness-admissi
 /// "kubernetes": <replicated kinds with the request overlaid>}`: the `with` reproduces Gatekeeper's
 /// overlay, and the pattern its filter. It lives in a module, not in a per-request query string, so
 /// no Rego is parsed per admission. `subject` is the `matches` library restricted to the reviewed
-/// path: its two rules mirror the library's two rules. The lookups go one level at a time because
+/// path: its two rules mirror the library's two rules. `violations_over_matches` and
+/// `replicated_matches` serve [`crate::lookups`]. The lookups go one level at a time because
 /// regorus builds (and, under `RUST_BACKTRACE`, backtraces) an internal error for every nested
 /// dynamic reference such as `data.kubernetes[kind][namespace][name]`.
 pub(crate) const ADMISSION_LIBRARY: &str = r#"package gatekeeper_admission
 
 violations[[id, resolution]] {
     data.admission.deny[{"id": id, "resource": input.resource, "resolution": resolution}] with data.kubernetes as input.kubernetes
+}
+
+violations_over_matches[[id, resolution]] {
+    data.admission.deny[{"id": id, "resource": input.resource, "resolution": resolution}] with data.kubernetes as input.kubernetes with data.k8s.matches as input.matches
+}
+
+replicated_matches = m {
+    m := data.k8s.matches with data.kubernetes as input.kubernetes
 }
 
 subject[[kind, namespace, name, resource]] {
@@ -141,6 +150,15 @@ impl Code<'_> {
         }
         found
     }
+}
+
+/// Whether `src` looks up `matches` (other than importing it): after [`rewrite_subjects`], whether
+/// the module still reads objects other than the reviewed one.
+pub(crate) fn reads_matches(src: &str) -> bool {
+    let tokens = tokenize(src);
+    tokens.iter().enumerate().any(|(i, t)| {
+        t.kind == Kind::Ident && &src[t.start..t.end] == "matches" && !(i > 0 && &src[tokens[i - 1].start..tokens[i - 1].end] == ".")
+    })
 }
 
 /// `src` with every provable subject `matches` replaced by [`SUBJECT_REF`] (see the module docs), or

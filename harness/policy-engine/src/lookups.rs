@@ -1,0 +1,49 @@
+//! Precomputed `matches` for admission variants that still look up *other* objects (the
+//! hostname-conflict policy compares the reviewed ingress with every other one).
+//!
+//! Building the `matches` set costs two rule bodies per object of the kind, about two thirds of such
+//! an admission. The set of the replicated data changes only with the data, so it is computed once
+//! per snapshot; an admission then replaces the tuples of the reviewed path by the overlay's and
+//! hands the result in with `with data.k8s.matches`. Every tuple names its path
+//! (`[kind, namespace, name, _]`, §3.2), so the tuples of one path are exactly what the library
+//! yields over a tree holding only that path; both sides are computed by the library itself.
+
+use regorus::{Engine, Value};
+
+use crate::replicated_data::set_path;
+
+/// The library's `matches` over `input.kubernetes` ([`crate::subject::ADMISSION_LIBRARY`]).
+const MATCHES_RULE: &str = "data.gatekeeper_admission.replicated_matches";
+
+/// `data.k8s.matches` with `data.kubernetes` = `kubernetes`, evaluated in `engine` (an admission
+/// variant, which holds the library).
+pub(crate) fn matches_over(engine: &Engine, kubernetes: Value) -> anyhow::Result<Value> {
+    let mut engine = engine.clone();
+    let mut input = Value::new_object();
+    set_path(&mut input, &["kubernetes"], kubernetes);
+    engine.set_input(input);
+    engine.eval_rule(MATCHES_RULE.to_string())
+}
+
+/// The tuples `matches` yields for `object` at `path` (below `data.kubernetes`) alone.
+fn tuples_at(engine: &Engine, path: &[&str], object: Value) -> anyhow::Result<Value> {
+    let mut tree = Value::new_object();
+    set_path(&mut tree, path, object);
+    matches_over(engine, tree)
+}
+
+/// `replicated` (the set over the replicated kinds) as it is with `request` overlaid at `path`,
+/// where `stored` is the replicated object it hides, if any.
+pub(crate) fn with_overlay(engine: &Engine, replicated: &Value, path: &[&str], stored: Option<Value>, request: &Value) -> anyhow::Result<Value> {
+    let mut set = replicated.clone();
+    let tuples = set.as_set_mut()?;
+    if let Some(stored) = stored {
+        for tuple in tuples_at(engine, path, stored)?.as_set()?.iter() {
+            tuples.remove(tuple);
+        }
+    }
+    for tuple in tuples_at(engine, path, request.clone())?.as_set()?.iter() {
+        tuples.insert(tuple.clone());
+    }
+    Ok(set)
+}
