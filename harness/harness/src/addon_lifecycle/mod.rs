@@ -12,13 +12,14 @@
 //! processes, then the namespace, waiting until it is gone.
 //!
 //! The add-on is cluster-wide, as on AKS: its webhook sees every namespace. So one managed cluster
-//! at a time holds the real cluster's add-on slot; a second install for another managed cluster waits.
+//! at a time holds the real cluster's add-on; an install for another managed cluster replaces it
+//! (with a warning), which is why scenarios run one at a time by default.
 
 mod objects;
 mod processes;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -387,9 +388,4 @@ async fn wait_gone(api: &Api<Namespace>, ns: &str) -> Result<(), LifecycleError>
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())
-}
-
-/// The directory holding an install's files.
-pub fn install_dir(installed: &Installed) -> &Path {
-    &installed.dir
 }
