@@ -15,17 +15,10 @@ bash scripts/build-control-plane.sh >/dev/null || exit 1
 
 echo "== unit and integration tests"
 cargo build --workspace --all-targets --quiet || { echo "harness: 0 passed, 1 failed (build)"; exit 1; }
-# The cucumber target takes no libtest flags, so it runs on its own, last.
-cargo test --workspace --lib --bins --tests --exclude harness 2>&1 | tee "$log"
+# Every command selects --workspace, so cargo resolves one feature set and builds each crate once.
+# The cucumber target takes no libtest flags, so it sits this pass out and runs on its own, last.
+HARNESS_SKIP_SCENARIOS=1 cargo test --workspace --lib --bins --tests 2>&1 | tee "$log"
 unit_rc=${PIPESTATUS[0]}
-cargo test -p harness --lib --bins 2>&1 | tee -a "$log"
-[ "${PIPESTATUS[0]}" -ne 0 ] && unit_rc=1
-for t in harness/harness/tests/*.rs; do
-  name=$(basename "$t" .rs)
-  [ "$name" = bdd ] && continue
-  cargo test -p harness --test "$name" 2>&1 | tee -a "$log"
-  [ "${PIPESTATUS[0]}" -ne 0 ] && unit_rc=1
-done
 
 unit_passed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 unit_failed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
@@ -34,7 +27,7 @@ unit_failed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ failed' | awk '{
 scen_passed=0; scen_failed=0; scen_skipped=0; bdd_rc=0
 if [ -f harness/harness/tests/bdd.rs ]; then
   echo "== scenarios"
-  cargo test -p harness --test bdd -- "$@" 2>&1 | tee "$log"
+  cargo test --workspace --test bdd -- "$@" 2>&1 | tee "$log"
   bdd_rc=${PIPESTATUS[0]}
   line=$(grep -E '^harness: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
   if [ -n "$line" ]; then
