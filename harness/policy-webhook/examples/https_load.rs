@@ -43,7 +43,14 @@ fn parse_args() -> Args {
             "--objects" => args.objects = value().parse().expect("--objects N"),
             "--url" => args.url = Some(value()),
             "--ca-file" => args.ca_file = Some(value()),
-            other => panic!("unknown argument {other}"),
+            other => {
+                let code = if other == "--help" || other == "-h" { 0 } else { 2 };
+                if code == 2 {
+                    eprintln!("https_load: unknown argument {other}");
+                }
+                eprintln!("usage: https_load [--requests N] [--concurrency N] [--objects N] [--url URL --ca-file FILE]");
+                std::process::exit(code);
+            }
         }
     }
     args
