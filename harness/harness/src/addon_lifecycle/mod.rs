@@ -69,6 +69,16 @@ pub struct AddonSettings {
     pub replicate: Vec<String>,
 }
 
+impl AddonSettings {
+    /// The replicated kinds, parsed as the webhook parses its `--replicate` flags.
+    pub fn replicate_specs(&self) -> Result<Vec<policy_webhook::replication::ResourceSpec>, LifecycleError> {
+        self.replicate
+            .iter()
+            .map(|r| r.parse().map_err(|e: policy_webhook::WebhookError| LifecycleError::Io { context: format!("replicate entry {r:?}"), message: e.to_string() }))
+            .collect()
+    }
+}
+
 impl Default for AddonSettings {
     fn default() -> Self {
         Self {
@@ -189,8 +199,7 @@ impl AddonLifecycle {
         let client = cluster.client();
         let ns = settings.namespace.clone();
         wait_namespace_gone_if_terminating(&client, &ns).await?;
-        let replicate: Vec<&str> = settings.replicate.iter().map(String::as_str).collect();
-        objects::apply_all(&client, &ns, &replicate).await?;
+        objects::apply_all(&client, &ns, &settings.replicate_specs()?).await?;
 
         let n = self.inner.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = self.inner.run_dir.join(format!("addon-{n}"));
@@ -285,8 +294,7 @@ impl AddonLifecycle {
             None => {
                 let settings = self.settings_for(cluster_id);
                 let client = self.inner.cluster.client();
-                let registration = Registration::new("https://unused", "");
-                policy_webhook::registration::unregister(&client, &registration.name).await?;
+                policy_webhook::registration::unregister(&client, policy_webhook::registration::DEFAULT_CONFIGURATION_NAME).await?;
                 delete_namespace(&client, &settings.namespace, wait_for_namespace).await?;
                 objects::delete_cluster_scoped(&client, &settings.namespace).await?;
                 Ok(())

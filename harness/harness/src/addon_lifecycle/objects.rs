@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Client, Resource};
+use policy_webhook::replication::ResourceSpec;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -36,7 +37,7 @@ fn meta(name: &str) -> serde_json::Value {
 }
 
 /// Creates (or repairs: server-side apply is idempotent) every object of the add-on.
-pub async fn apply_all(client: &Client, ns: &str, replicate: &[&str]) -> Result<(), kube::Error> {
+pub async fn apply_all(client: &Client, ns: &str, replicate: &[ResourceSpec]) -> Result<(), kube::Error> {
     apply(&Api::<Namespace>::all(client.clone()), ns, json!({
         "apiVersion": "v1", "kind": "Namespace", "metadata": meta(ns)
     })).await?;
@@ -66,15 +67,7 @@ pub async fn apply_all(client: &Client, ns: &str, replicate: &[&str]) -> Result<
     // The webhook also reads the kinds it replicates, cluster-wide (referential policies need them).
     let rules: Vec<_> = replicate
         .iter()
-        .map(|gvr| {
-            let parts: Vec<&str> = gvr.split('/').collect();
-            let (group, resource) = match parts.as_slice() {
-                [_, resource] => ("", *resource),
-                [group, _, resource] => (*group, *resource),
-                _ => ("", *gvr),
-            };
-            json!({"apiGroups": [group], "resources": [resource], "verbs": ["get", "list", "watch"]})
-        })
+        .map(|spec| json!({"apiGroups": [spec.group], "resources": [spec.resource], "verbs": ["get", "list", "watch"]}))
         .collect();
     let role_name = cluster_role_name(ns);
     apply(&Api::<ClusterRole>::all(client.clone()), &role_name, json!({

@@ -47,17 +47,10 @@ impl AksWorld {
         let client = self.client();
         loop {
             let mut expected = 0usize;
-            for gvr in &self.addon_settings.replicate {
-                let parts: Vec<&str> = gvr.split('/').collect();
-                let (group, version, plural) = match parts.as_slice() {
-                    [v, r] => ("", *v, *r),
-                    [g, v, r] => (*g, *v, *r),
-                    _ => anyhow::bail!("bad replicate entry {gvr}"),
-                };
+            for spec in self.addon_settings.replicate_specs()? {
+                let api_version = if spec.group.is_empty() { spec.version.clone() } else { format!("{}/{}", spec.group, spec.version) };
                 let ar = kube::discovery::ApiResource {
-                    group: group.into(), version: version.into(),
-                    api_version: if group.is_empty() { version.into() } else { format!("{group}/{version}") },
-                    kind: String::new(), plural: plural.into(),
+                    group: spec.group, version: spec.version, api_version, kind: String::new(), plural: spec.resource,
                 };
                 let api: Api<kube::api::DynamicObject> = Api::all_with(client.clone(), &ar);
                 expected += api.list_metadata(&ListParams::default()).await?.items.len();

@@ -56,7 +56,7 @@ impl AksWorld {
     pub async fn create_cluster(&mut self, name: &str, group: &str, version: &str) -> anyhow::Result<()> {
         self.resource_group = group.to_string();
         self.cluster_name = name.to_string();
-        self.az_ok(&format!("az provider register --namespace Microsoft.ContainerService")).await?;
+        self.az_ok("az provider register --namespace Microsoft.ContainerService").await?;
         self.az_ok(&format!("az group create --name {group} --location westus2")).await?;
         let cluster = self
             .az_ok(&format!("az aks create --name {name} --resource-group {group} --kubernetes-version {version}"))
