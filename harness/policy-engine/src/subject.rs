@@ -18,7 +18,7 @@
 //! comprehension, other shapes) are left alone. `tests/fast_path_equivalence.rs` checks the claim
 //! against full evaluation over random clusters.
 
-use crate::tokens::{tokenize, Kind, Token};
+use crate::tokens::{tokenize, Code, Kind};
 
 /// What a rewritten subject refers to.
 pub(crate) const SUBJECT_REF: &str = "data.gatekeeper_admission.subject";
@@ -63,95 +63,6 @@ subject[[kind, namespace, name, resource]] {
 }
 "#;
 
-/// The code tokens of a module: comments dropped, newlines kept (they separate statements).
-struct Code<'a> {
-    src: &'a str,
-    tokens: Vec<Token>,
-}
-
-impl Code<'_> {
-    fn text(&self, i: usize) -> &str {
-        self.tokens.get(i).map_or("", |t| &self.src[t.start..t.end])
-    }
-
-    fn is(&self, i: usize, s: &str) -> bool {
-        self.text(i) == s
-    }
-
-    fn ident(&self, i: usize) -> Option<&str> {
-        self.tokens.get(i).filter(|t| t.kind == Kind::Ident).map(|_| self.text(i)).filter(|s| *s != "_")
-    }
-
-    fn next_code(&self, mut i: usize) -> usize {
-        while self.tokens.get(i).is_some_and(|t| t.kind == Kind::Newline) {
-            i += 1;
-        }
-        i
-    }
-
-    /// Index of the bracket closing the one at `open`, if balanced.
-    fn closing(&self, open: usize) -> Option<usize> {
-        let mut depth = 0usize;
-        for i in open..self.tokens.len() {
-            match self.text(i) {
-                "{" | "[" | "(" => depth += 1,
-                "}" | "]" | ")" => {
-                    depth = depth.checked_sub(1)?;
-                    if depth == 0 {
-                        return Some(i);
-                    }
-                }
-                _ => {}
-            }
-        }
-        None
-    }
-
-    /// `(kind literal, namespace var, name var)` of a head's `"resource": {...}` object.
-    fn head_resource(&self, open: usize, close: usize) -> Option<(String, String, String)> {
-        let at = (open..close).find(|&i| self.is(i, "\"resource\"") && self.is(i + 1, ":") && self.is(i + 2, "{"))?;
-        let end = self.closing(at + 2)?;
-        let (mut kind, mut namespace, mut name) = (None, None, None);
-        let mut i = self.next_code(at + 3);
-        while i < end {
-            let value = self.next_code(i + 2);
-            match (self.text(i), self.is(i + 1, ":")) {
-                ("\"kind\"", true) if self.tokens[value].kind == Kind::Str => kind = serde_json::from_str::<String>(self.text(value)).ok(),
-                ("\"namespace\"", true) => namespace = self.ident(value).map(str::to_string),
-                ("\"name\"", true) => name = self.ident(value).map(str::to_string),
-                _ => return None,
-            }
-            i = self.next_code(value + 1);
-            if self.is(i, ",") {
-                i = self.next_code(i + 1);
-            }
-        }
-        Some((kind?, namespace?, name?))
-    }
-
-    /// Subject occurrences in the body `{open..close}`: statement-initial
-    /// `matches[["<kind>", <namespace>, <name>, <x>]]` at the body's own nesting level.
-    fn subjects(&self, open: usize, close: usize, head: &(String, String, String)) -> Vec<usize> {
-        let mut found = Vec::new();
-        let mut depth = 0i32;
-        for i in open + 1..close {
-            match self.text(i) {
-                "{" | "[" | "(" => depth += 1,
-                "}" | "]" | ")" => depth -= 1,
-                "matches" if depth == 0 && (i == open + 1 || self.is(i - 1, ";") || self.tokens[i - 1].kind == Kind::Newline) => {
-                    let shape = self.is(i + 1, "[") && self.is(i + 2, "[") && self.is(i + 4, ",") && self.is(i + 6, ",") && self.is(i + 8, ",") && self.is(i + 10, "]") && self.is(i + 11, "]");
-                    let kind = self.tokens.get(i + 3).filter(|t| t.kind == Kind::Str).and_then(|_| serde_json::from_str::<String>(self.text(i + 3)).ok());
-                    if shape && kind.as_ref() == Some(&head.0) && self.ident(i + 5) == Some(&head.1) && self.ident(i + 7) == Some(&head.2) {
-                        found.push(i);
-                    }
-                }
-                _ => {}
-            }
-        }
-        found
-    }
-}
-
 /// Whether `src` looks up `matches` (other than importing it): after [`rewrite_subjects`], whether
 /// the module still reads objects other than the reviewed one.
 pub(crate) fn reads_matches(src: &str) -> bool {
@@ -161,44 +72,58 @@ pub(crate) fn reads_matches(src: &str) -> bool {
     })
 }
 
+/// `(kind literal, namespace var, name var)` of a head's `"resource": {...}` object.
+fn head_resource(code: &Code, (open, close): (usize, usize)) -> Option<(String, String, String)> {
+    let at = (open..close).find(|&i| code.is(i, "\"resource\"") && code.is(i + 1, ":") && code.is(i + 2, "{"))?;
+    let end = code.closing(at + 2)?;
+    let (mut kind, mut namespace, mut name) = (None, None, None);
+    let mut i = code.next_code(at + 3);
+    while i < end {
+        let value = code.next_code(i + 2);
+        match (code.text(i), code.is(i + 1, ":")) {
+            ("\"kind\"", true) if code.literal(value).is_some() => kind = code.literal(value),
+            ("\"namespace\"", true) => namespace = code.ident(value).map(str::to_string),
+            ("\"name\"", true) => name = code.ident(value).map(str::to_string),
+            _ => return None,
+        }
+        i = code.next_code(value + 1);
+        if code.is(i, ",") {
+            i = code.next_code(i + 1);
+        }
+    }
+    Some((kind?, namespace?, name?))
+}
+
+/// Subject occurrences in a body: statements starting with `matches[["<kind>", <namespace>,
+/// <name>, <x>]]` (the head's kind and variables) at the body's own nesting level.
+fn subjects(code: &Code, (open, close): (usize, usize), head: &(String, String, String)) -> Vec<usize> {
+    code.statements(open, close)
+        .into_iter()
+        .map(|(start, _)| start)
+        .filter(|&i| {
+            code.matches_lookup(i).is_some_and(|l| {
+                l.kind == head.0 && code.ident(l.args[0]) == Some(&head.1) && code.ident(l.args[1]) == Some(&head.2)
+            })
+        })
+        .collect()
+}
+
 /// `src` with every provable subject `matches` replaced by [`SUBJECT_REF`] (see the module docs), or
 /// `None` when there is none. `src` must read data only through the imported `data.k8s.matches`
 /// (`DataNeeds::Kinds`), so `matches` can only mean the library.
 pub(crate) fn rewrite_subjects(src: &str) -> Option<String> {
-    let code = Code { src, tokens: tokenize(src).into_iter().filter(|t| t.kind != Kind::Comment).collect() };
+    let code = Code::new(src);
     let mut replace = Vec::new();
-    let mut i = 0;
-    while i < code.tokens.len() {
-        if !(code.is(i, "deny") && code.is(i + 1, "[")) {
-            i = if matches!(code.text(i), "{" | "[" | "(") { code.closing(i).unwrap_or(code.tokens.len()) + 1 } else { i + 1 };
-            continue;
+    for rule in code.deny_rules() {
+        let Some(head) = head_resource(&code, rule.head) else { continue };
+        for body in rule.bodies {
+            replace.extend(subjects(&code, body, &head));
         }
-        let Some(head_end) = code.closing(i + 1) else { break };
-        let head = code.head_resource(i + 1, head_end);
-        let mut body = code.next_code(head_end + 1);
-        // One head may have several bodies: `deny[x] { ... } { ... }`.
-        while code.is(body, "{") {
-            let Some(end) = code.closing(body) else { break };
-            if let Some(head) = &head {
-                replace.extend(code.subjects(body, end, head));
-            }
-            i = end;
-            body = code.next_code(end + 1);
-        }
-        i += 1;
     }
     if replace.is_empty() {
         return None;
     }
-    let mut out = String::with_capacity(src.len() + replace.len() * SUBJECT_REF.len());
-    let mut from = 0;
-    for t in replace.iter().map(|&i| code.tokens[i]) {
-        out.push_str(&src[from..t.start]);
-        out.push_str(SUBJECT_REF);
-        from = t.end;
-    }
-    out.push_str(&src[from..]);
-    Some(out)
+    Some(code.replace(replace.into_iter().map(|i| (i, i, SUBJECT_REF.to_string()))))
 }
 
 #[cfg(test)]
