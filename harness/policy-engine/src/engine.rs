@@ -7,7 +7,8 @@ use regorus::{Engine, Value};
 
 use crate::analysis::DataNeeds;
 use crate::admission::{overlay_request, AdmissionTarget};
-use crate::modules::{compile, CompiledModule};
+use crate::joins::JoinIndex;
+use crate::modules::{compile, CompiledModule, Variant};
 use crate::interner::Strings;
 use crate::replicated_data::{set_path, ReplicatedData};
 use crate::{audit, lookups, parallel, EvalError, ModuleError, ModuleFailure, ResourceRef, Violation};
@@ -25,10 +26,34 @@ const ADMISSION_OVER_MATCHES_RULE: &str = "data.gatekeeper_admission.violations_
 pub(crate) struct PreparedModule {
     pub id: String,
     pub engine: Engine,
-    pub admission: Option<Engine>,
+    pub audit: Option<Indexed>,
+    pub admission: Option<Indexed>,
     /// `matches` over the module's kinds, for admission variants that still read it.
     pub replicated_matches: Option<Value>,
     pub needs: DataNeeds,
+}
+
+/// A variant's engine with the indexes of its joins over this snapshot, if it has joins. An index
+/// that failed to build is kept as the error, reported by every evaluation of the module (without
+/// the index the variant would silently find nothing).
+#[derive(Clone)]
+pub(crate) struct Indexed {
+    pub engine: Engine,
+    pub joins: Option<Result<JoinIndex, String>>,
+}
+
+impl Indexed {
+    fn prepare(variant: &Variant, matches: &mut dyn FnMut() -> anyhow::Result<Value>) -> Self {
+        let mut engine = variant.engine.clone();
+        // Any query runs the analysis once; clones then start from a prepared engine.
+        let _ = engine.eval_query("true".to_string(), false);
+        let joins = (variant.joins > 0).then(|| matches().and_then(|m| JoinIndex::build(&engine, variant.joins, &m)).map_err(|e| format!("join index: {e:#}")));
+        Indexed { engine, joins }
+    }
+
+    fn index(&self) -> Result<Option<&JoinIndex>, String> {
+        self.joins.as_ref().map(|j| j.as_ref().map_err(Clone::clone)).transpose()
+    }
 }
 
 /// Modules, replicated objects and the engines prepared from them. See the crate docs.
@@ -109,18 +134,19 @@ impl PolicyEngine {
                         // Cannot conflict: the module engine holds no data of its own.
                         let _ = engine.add_data(self.data.root().clone());
                     }
-                    let mut admission = module.admission.clone();
-                    for engine in std::iter::once(&mut engine).chain(admission.as_mut()) {
-                        // Any query runs the analysis once; clones then start from a prepared engine.
-                        let _ = engine.eval_query("true".to_string(), false);
-                    }
-                    let replicated_matches = match (&admission, &module.needs) {
-                        (Some(admission), DataNeeds::Kinds { kinds, .. }) if module.admission_reads_matches => {
-                            lookups::matches_over(admission, self.slice(kinds)).ok()
+                    let _ = engine.eval_query("true".to_string(), false);
+                    // `matches` over the module's kinds, computed at most once, by the library itself.
+                    let mut computed: Option<Value> = None;
+                    let mut matches = || -> anyhow::Result<Value> {
+                        if let (None, Some(admission), DataNeeds::Kinds { kinds, .. }) = (&computed, &module.admission, &module.needs) {
+                            computed = Some(lookups::matches_over(&admission.engine, self.slice(kinds))?);
                         }
-                        _ => None,
+                        computed.clone().ok_or_else(|| anyhow::anyhow!("module reads the whole tree"))
                     };
-                    PreparedModule { id: id.clone(), engine, admission, replicated_matches, needs: module.needs.clone() }
+                    let audit = module.audit.as_ref().map(|v| Indexed::prepare(v, &mut matches));
+                    let admission = module.admission.as_ref().map(|v| Indexed::prepare(v, &mut matches));
+                    let replicated_matches = if module.admission_reads_matches { matches().ok() } else { None };
+                    PreparedModule { id: id.clone(), engine, audit, admission, replicated_matches, needs: module.needs.clone() }
                 })
                 .collect()
         })
@@ -149,13 +175,22 @@ impl PolicyEngine {
                 set_path(&mut input, &["kubernetes"], slice);
                 set_path(&mut input, &["resource"], pattern.clone());
                 let mut rule = ADMISSION_RULE;
-                if let Some(replicated) = &module.replicated_matches {
-                    let stored = self.data.at(&target.path());
-                    let matches = lookups::with_overlay(admission, replicated, &target.path(), stored, &request).map_err(|e| format!("{e:#}"))?;
-                    set_path(&mut input, &["matches"], matches);
-                    rule = ADMISSION_OVER_MATCHES_RULE;
+                let index = admission.index()?;
+                if module.replicated_matches.is_some() || index.is_some() {
+                    // The request hides the replicated object at its path: swap that path's tuples.
+                    let (engine, path) = (&admission.engine, target.path());
+                    let e = |e: anyhow::Error| format!("{e:#}");
+                    let stored = lookups::tuples_at(engine, &path, self.data.at(&path)).map_err(e)?;
+                    let requested = lookups::tuples_at(engine, &path, Some(request.clone())).map_err(e)?;
+                    if let Some(replicated) = &module.replicated_matches {
+                        set_path(&mut input, &["matches"], lookups::with_overlay(replicated, &stored, &requested).map_err(e)?);
+                        rule = ADMISSION_OVER_MATCHES_RULE;
+                    }
+                    if let Some(index) = index {
+                        set_path(&mut input, &["joins"], index.overlaid(engine, &stored, &requested).map_err(e)?);
+                    }
                 }
-                let mut engine = admission.clone();
+                let mut engine = admission.engine.clone();
                 engine.set_input(input);
                 let found = engine.eval_rule(rule.to_string()).map_err(|e| format!("{e:#}"))?;
                 let pairs = found.as_set().map(|set| set.iter().cloned().collect::<Vec<_>>()).unwrap_or_default();
@@ -196,17 +231,40 @@ impl PolicyEngine {
     pub fn audit(&self) -> Result<Vec<Violation>, EvalError> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         self.collect(threads, |module| {
-            let mut engine = module.engine.clone();
-            let deny = match &module.needs {
-                DataNeeds::Everything => engine.eval_rule("data.admission.deny".to_string()),
-                DataNeeds::Kinds { kinds, .. } => {
-                    engine.set_input(self.slice(kinds));
+            let deny = match (&module.needs, &module.audit) {
+                (DataNeeds::Everything, _) => module.engine.clone().eval_rule("data.admission.deny".to_string()),
+                (DataNeeds::Kinds { kinds, .. }, audit) => {
+                    let mut input = Value::new_object();
+                    set_path(&mut input, &["kubernetes"], self.slice(kinds));
+                    let mut engine = match audit {
+                        Some(indexed) => {
+                            if let Some(index) = indexed.index()? {
+                                set_path(&mut input, &["joins"], index.value());
+                            }
+                            indexed.engine.clone()
+                        }
+                        None => module.engine.clone(),
+                    };
+                    engine.set_input(input);
                     engine
-                        .eval_query("data.admission.deny with data.kubernetes as input".to_string(), false)
+                        .eval_query("data.admission.deny with data.kubernetes as input.kubernetes".to_string(), false)
                         .map(|r| r.result.first().and_then(|r| r.expressions.first()).map(|e| e.value.clone()).unwrap_or(Value::Undefined))
                 }
             }
             .map_err(|e| format!("{e:#}"))?;
+            Ok(audit::decode_deny_set(&deny))
+        })
+    }
+
+    /// [`Self::audit`] the literal way: every module as loaded over the whole replicated tree, no
+    /// slices, no indexed joins. The yardstick of `tests/fast_path_equivalence.rs`.
+    pub fn audit_reference(&self) -> Result<Vec<Violation>, EvalError> {
+        self.collect(1, |module| {
+            let mut engine = module.engine.clone();
+            if module.needs != DataNeeds::Everything {
+                engine.add_data(self.data.root().clone()).map_err(|e| format!("{e:#}"))?;
+            }
+            let deny = engine.eval_rule("data.admission.deny".to_string()).map_err(|e| format!("{e:#}"))?;
             Ok(audit::decode_deny_set(&deny))
         })
     }

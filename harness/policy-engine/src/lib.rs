@@ -44,10 +44,13 @@
 //!   `deny` *subjects* are bound to the reviewed object (`subject`: exactly equivalent, since only
 //!   results about that object are kept; "other object" lookups still see every object of the
 //!   kind, from a `matches` set precomputed per snapshot, `lookups`), through a rule compiled once
-//!   instead of a query parsed per request. Modules whose heads
-//!   name another kind than the reviewed one are skipped; other modules see the whole tree, as in
-//!   Gatekeeper. [`PolicyEngine::admit_reference`] is the literal Gatekeeper query, the yardstick of
-//!   `tests/fast_path_equivalence.rs`. Audits evaluate modules on all cores, costliest first.
+//!   instead of a query parsed per request. A lookup of "every other object whose field equals my
+//!   value" (the hostname-conflict policy) becomes a bucket lookup in an index built per snapshot
+//!   (`joins`), in admissions and audits alike, which makes that policy's audit linear. Modules
+//!   whose heads name another kind than the reviewed one are skipped; other modules see the whole
+//!   tree, as in Gatekeeper. [`PolicyEngine::admit_reference`] is the literal Gatekeeper query, the yardstick of
+//!   `tests/fast_path_equivalence.rs` (with [`PolicyEngine::audit_reference`] for audits).
+//!   Audits evaluate modules on all cores, costliest first.
 //!   Replicated objects share their strings (`interner`), which cuts the tree's memory by a third.
 //! * Concurrency: after writes, call [`PolicyEngine::prepare`] on the writer copy before cloning it
 //!   for readers; otherwise the first evaluation on each unprepared clone pays the preparation.
@@ -59,6 +62,7 @@ pub mod builtins;
 mod engine;
 mod errors;
 mod interner;
+mod joins;
 mod parallel;
 mod subject;
 mod tokens;

@@ -25,24 +25,24 @@ pub(crate) fn matches_over(engine: &Engine, kubernetes: Value) -> anyhow::Result
     engine.eval_rule(MATCHES_RULE.to_string())
 }
 
-/// The tuples `matches` yields for `object` at `path` (below `data.kubernetes`) alone.
-fn tuples_at(engine: &Engine, path: &[&str], object: Value) -> anyhow::Result<Value> {
+/// The tuples `matches` yields for `object` at `path` (below `data.kubernetes`) alone; the empty set
+/// when there is no object.
+pub(crate) fn tuples_at(engine: &Engine, path: &[&str], object: Option<Value>) -> anyhow::Result<Value> {
+    let Some(object) = object else { return Ok(Value::new_set()) };
     let mut tree = Value::new_object();
     set_path(&mut tree, path, object);
     matches_over(engine, tree)
 }
 
-/// `replicated` (the set over the replicated kinds) as it is with `request` overlaid at `path`,
-/// where `stored` is the replicated object it hides, if any.
-pub(crate) fn with_overlay(engine: &Engine, replicated: &Value, path: &[&str], stored: Option<Value>, request: &Value) -> anyhow::Result<Value> {
+/// `replicated` (the set over the replicated kinds) as it is when the tuples of one path change from
+/// `stored` to `request` (both from [`tuples_at`]).
+pub(crate) fn with_overlay(replicated: &Value, stored: &Value, request: &Value) -> anyhow::Result<Value> {
     let mut set = replicated.clone();
     let tuples = set.as_set_mut()?;
-    if let Some(stored) = stored {
-        for tuple in tuples_at(engine, path, stored)?.as_set()?.iter() {
-            tuples.remove(tuple);
-        }
+    for tuple in stored.as_set()?.iter() {
+        tuples.remove(tuple);
     }
-    for tuple in tuples_at(engine, path, request.clone())?.as_set()?.iter() {
+    for tuple in request.as_set()?.iter() {
         tuples.insert(tuple.clone());
     }
     Ok(set)

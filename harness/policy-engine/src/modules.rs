@@ -7,17 +7,31 @@
 use regorus::Engine;
 
 use crate::analysis::{analyse, DataNeeds};
+use crate::joins::{rewrite_joins, JOIN_KEYS_ID};
 use crate::subject::{reads_matches, rewrite_subjects, ADMISSION_LIBRARY, ADMISSION_LIBRARY_ID};
 use crate::{extensions, matches, normalize::normalize, ModuleError};
+
+/// A rewritten form of a module, compiled with the admission library and its join key rules.
+#[derive(Clone)]
+pub(crate) struct Variant {
+    pub engine: Engine,
+    /// How many lookups were turned into indexed joins ([`crate::joins`]); they read `input.joins`.
+    pub joins: usize,
+}
 
 /// A module that parsed, analysed and passed a trial evaluation. Holds no replicated data.
 #[derive(Clone)]
 pub(crate) struct CompiledModule {
-    /// The module as loaded: audits, and admissions of modules that see the whole tree.
+    /// The module as loaded: the reference evaluation, and everything for modules that see the
+    /// whole tree.
     pub engine: Engine,
+    /// For modules that read data only through `matches` of literal kinds and have indexable
+    /// joins: the module with them indexed, for audits.
+    pub audit: Option<Variant>,
     /// For modules that read data only through `matches` of literal kinds: the module with its
-    /// subjects bound to the reviewed object, plus the admission rule ([`crate::subject`]).
-    pub admission: Option<Engine>,
+    /// subjects bound to the reviewed object ([`crate::subject`]) and its joins indexed, plus the
+    /// admission rule.
+    pub admission: Option<Variant>,
     /// The admission variant still looks up other objects through `matches` ([`crate::lookups`]).
     pub admission_reads_matches: bool,
     pub needs: DataNeeds,
@@ -52,24 +66,33 @@ pub(crate) fn compile(id: &str, source: &str) -> Result<CompiledModule, ModuleEr
         Err(e) if is_compile_error(&e) => return Err(module_error(id, &e)),
         _ => {}
     }
-    let admission_source = match needs {
-        DataNeeds::Kinds { .. } => Some(rewrite_subjects(&normalized).unwrap_or_else(|| normalized.clone())),
-        DataNeeds::Everything => None,
+    if needs == DataNeeds::Everything {
+        return Ok(CompiledModule { engine, audit: None, admission: None, admission_reads_matches: false, needs });
+    }
+    let audit = rewrite_joins(&normalized).map(|joins| variant(id, joins.source, Some((joins.keys_module, joins.joins)))).transpose()?;
+    let subjects_bound = rewrite_subjects(&normalized).unwrap_or_else(|| normalized.clone());
+    let (admission, admission_reads_matches) = match rewrite_joins(&subjects_bound) {
+        Some(joins) => (variant(id, joins.source.clone(), Some((joins.keys_module, joins.joins)))?, reads_matches(&joins.source)),
+        None => (variant(id, subjects_bound.clone(), None)?, reads_matches(&subjects_bound)),
     };
-    let admission_reads_matches = admission_source.as_deref().is_some_and(reads_matches);
-    let admission = admission_source.map(|source| admission_engine(id, source)).transpose()?;
-    Ok(CompiledModule { engine, admission, admission_reads_matches, needs })
+    Ok(CompiledModule { engine, audit, admission: Some(admission), admission_reads_matches, needs })
 }
 
-/// The admission variant of an analysed module. It is the loaded module when no subject can be
-/// bound, so it can only fail if the rewrite broke the module, which is reported like a compile error.
-fn admission_engine(id: &str, source: String) -> Result<Engine, ModuleError> {
+/// A rewritten variant of an analysed module, with the admission library and, when it has joins,
+/// their key rules. The rewrites keep valid modules valid, so this fails only if one broke the
+/// module, which is reported like a compile error.
+fn variant(id: &str, source: String, joins: Option<(String, usize)>) -> Result<Variant, ModuleError> {
     let mut engine = base_engine();
-    engine
-        .add_policy(ADMISSION_LIBRARY_ID.to_string(), ADMISSION_LIBRARY.to_string())
-        .and_then(|_| engine.add_policy(id.to_string(), source))
-        .map_err(|e| module_error(id, &e))?;
-    Ok(engine)
+    engine.add_policy(ADMISSION_LIBRARY_ID.to_string(), ADMISSION_LIBRARY.to_string()).map_err(|e| module_error(id, &e))?;
+    let count = match joins {
+        Some((keys, count)) => {
+            engine.add_policy(JOIN_KEYS_ID.to_string(), keys).map_err(|e| module_error(id, &e))?;
+            count
+        }
+        None => 0,
+    };
+    engine.add_policy(id.to_string(), source).map_err(|e| module_error(id, &e))?;
+    Ok(Variant { engine, joins: count })
 }
 
 /// Errors that OPA would have raised at compile time rather than evaluation time.

@@ -1,6 +1,6 @@
-//! The admission fast paths (kind slices, subjects bound to the reviewed object) give exactly the
-//! verdicts of Gatekeeper's literal query over the whole tree (`admit_reference`), over many random
-//! clusters and requests. Names, namespaces and hosts come from small pools so that objects of
+//! The fast paths (kind slices, subjects bound to the reviewed object, indexed joins) give exactly
+//! the verdicts of Gatekeeper's literal query over the whole tree (`admit_reference`,
+//! `audit_reference`), over many random clusters and requests. Names, namespaces and hosts come from small pools so that objects of
 //! different kinds share paths, ingresses share hosts, and updates hit replicated objects.
 
 mod common;
@@ -16,7 +16,7 @@ const HOSTS: [&str; 3] = ["a.example.com", "b.example.com", "c.example.com"];
 const KINDS: [&str; 4] = ["pods", "services", "ingresses", "namespaces"];
 
 /// Modules beyond the built-ins whose subjects the fast path must leave alone or bind carefully.
-const EXTRA_MODULES: [(&str, &str); 4] = [
+const EXTRA_MODULES: [(&str, &str); 6] = [
     // Cluster-scoped: `matches` over namespaces yields one tuple per field of the object at a path,
     // so an UPDATE must drop every tuple of the stored object and add the request's.
     ("extra/namespaces/policy.rego", r#"package admission
@@ -43,6 +43,28 @@ deny[{"id": "twice", "resource": {"kind": "pods", "namespace": ns, "name": n}, "
     matches[["services", ns, other, s]]
     p.spec.containers[_].image == q.spec.containers[_].image
     msg := sprintf("service %v shares namespace", [other])
+}
+"#),
+    // An indexed join on numbers, written the other way round, with a literal namespace. It can
+    // match the reviewed service itself, so an update must swap the stored object's index entries
+    // for the request's (the message shows which one matched).
+    ("extra/port-twin/policy.rego", r#"package admission
+import data.k8s.matches
+deny[{"id": "port-twin", "resource": {"kind": "services", "namespace": ns, "name": n}, "resolution": {"message": msg}}] {
+    matches[["services", ns, n, s]]
+    port := s.spec.ports[_].port
+    matches[["services", "team", other, o]]
+    port == o.spec.ports[_].port
+    msg := sprintf("port %v is also used by team/%v (%v)", [port, other, o.spec.type])
+}
+"#),
+    // Indexed in the audit, a subject in admission.
+    ("extra/image-index/policy.rego", r#"package admission
+import data.k8s.matches
+deny[{"id": "image-index", "resource": {"kind": "pods", "namespace": ns, "name": n}, "resolution": {"message": "nginx"}}] {
+    image := "nginx:1.17"
+    matches[["pods", ns, n, p]]
+    p.spec.containers[_].image == image
 }
 "#),
     // A negated lookup of the reviewed path: must see the full `matches`.
@@ -134,7 +156,7 @@ fn random_request(rng: &mut StdRng) -> Value {
 
 #[test]
 fn fast_paths_match_the_full_gatekeeper_query() {
-    let (mut compared, mut denied) = (0, 0);
+    let (mut compared, mut denied, mut join_hits) = (0, 0, 0);
     for seed in 0..60 {
         let mut rng = StdRng::seed_from_u64(seed);
         let engine = random_cluster(&mut rng);
@@ -146,13 +168,20 @@ fn fast_paths_match_the_full_gatekeeper_query() {
             compared += 1;
             denied += usize::from(full.is_ok_and(|v| !v.is_empty()));
         }
+        let (fast, full) = (engine.audit(), engine.audit_reference());
+        assert_eq!(fast, full, "audit, seed {seed}");
+        for id in ["port-twin", "image-index"] {
+            join_hits += usize::from(full.as_ref().is_ok_and(|v| v.iter().any(|v| v.id == id)));
+        }
     }
+    assert!(join_hits > 40, "the indexed joins found something in only {join_hits} audits");
     // The comparison means something only if both verdicts occur often.
     assert!(denied > compared / 5 && denied < compared * 9 / 10, "{denied} of {compared} denied");
 }
 
 #[test]
 fn referential_conflicts_are_found_through_the_fast_path() {
+    // Covers admissions and audits, with the indexes built before and after an update.
     let mut engine = common::engine();
     let ingress = |ns: &str, name: &str| json!({"kind": "Ingress", "metadata": {"name": name, "namespace": ns}, "spec": {"rules": [{"host": "a.example.com"}], "tls": [{}]}});
     engine.upsert_object("ingresses", Some("other"), "i0", ingress("other", "i0"));
@@ -160,4 +189,9 @@ fn referential_conflicts_are_found_through_the_fast_path() {
     let fast = engine.admit(&request).unwrap();
     assert_eq!(fast, engine.admit_reference(&request).unwrap());
     assert!(fast.iter().any(|v| v.message.contains("existing ingress i0 in the other namespace")), "{fast:?}");
+    assert_eq!(engine.audit().unwrap(), engine.audit_reference().unwrap());
+    engine.upsert_object("ingresses", Some("kube-system"), "i1", ingress("kube-system", "i1"));
+    let audit = engine.audit().unwrap();
+    assert_eq!(audit, engine.audit_reference().unwrap());
+    assert_eq!(audit.iter().filter(|v| v.message.contains("conflicts")).count(), 2, "{audit:?}");
 }
