@@ -46,7 +46,7 @@ fn namespace_of(i: usize) -> String {
 /// ingresses; a third of them violate something.
 pub fn object(i: usize) -> (&'static str, Option<String>, String, Value) {
     let ns = namespace_of(i);
-    let bad = i % 3 == 0;
+    let bad = i.is_multiple_of(3);
     match i % 50 {
         0..=39 => {
             let name = format!("pod-{i}");
@@ -101,7 +101,7 @@ pub fn populate(engine: &mut PolicyEngine, count: usize) {
 /// AdmissionReview (v1) number `i` of the benchmark traffic: CREATEs of new objects and UPDATEs of
 /// replicated ones, in the same kind mix as the cluster.
 pub fn review(i: usize, replicated: usize) -> Value {
-    let update = i % 4 == 0 && replicated > 0;
+    let update = i.is_multiple_of(4) && replicated > 0;
     let n = if update { (i * 7919) % replicated } else { replicated + i };
     let (plural, ns, name, obj) = object(n);
     let kind = obj["kind"].clone();
