@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use policy_engine::PolicyEngine;
 
-use crate::registration::{self, FailurePolicy, Registration};
+use crate::registration::{self, FailurePolicy, Registration, WebhookKind};
 use crate::replication::{DEFAULT_REPLICATE, ResourceSpec};
 use crate::server::TlsSource;
 use crate::webhook::{self, DEFAULT_DENIALS_CAPACITY, DEFAULT_MAX_BODY_BYTES, WebhookOptions};
@@ -89,12 +89,16 @@ pub struct RegisterArgs {
     /// What the API server does when the webhook cannot be reached.
     #[arg(long, value_enum, ignore_case = true, default_value_t = FailurePolicy::Ignore)]
     pub failure_policy: FailurePolicy,
-    /// Name of the MutatingWebhookConfiguration.
+    /// Mutating (Gatekeeper v2, reviews before names are generated) or validating.
+    #[arg(long, value_enum, default_value_t = WebhookKind::Mutating)]
+    pub kind: WebhookKind,
+    /// Name of the webhook configuration.
     #[arg(long, default_value = registration::DEFAULT_CONFIGURATION_NAME)]
     pub name: String,
-    /// Name of the webhook inside it (three or more dot-separated segments).
-    #[arg(long, default_value = registration::DEFAULT_WEBHOOK_NAME)]
-    pub webhook_name: String,
+    /// Name of the webhook inside it (three or more dot-separated segments) [default:
+    /// mutation.gatekeeper.sh, or validation.gatekeeper.sh with --kind validating].
+    #[arg(long)]
+    pub webhook_name: Option<String>,
     /// timeoutSeconds of the webhook (1-30).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=30))]
     pub timeout_seconds: i32,
@@ -110,7 +114,7 @@ pub struct RegisterArgs {
 
 #[derive(Debug, Args)]
 pub struct UnregisterArgs {
-    /// Name of the MutatingWebhookConfiguration.
+    /// Name of the webhook configuration (mutating or validating).
     #[arg(long, default_value = registration::DEFAULT_CONFIGURATION_NAME)]
     pub name: String,
     #[command(flatten)]
@@ -178,8 +182,9 @@ async fn register(args: RegisterArgs) -> anyhow::Result<()> {
     let client = kube_client(args.kube.kubeconfig.as_deref()).await?;
     let ca_pem = std::fs::read_to_string(&args.ca_file).with_context(|| format!("reading {}", args.ca_file.display()))?;
     let registration = Registration {
+        kind: args.kind,
         name: args.name,
-        webhook_name: args.webhook_name,
+        webhook_name: args.webhook_name.unwrap_or_else(|| args.kind.default_webhook_name().to_string()),
         url: args.url,
         ca_pem,
         failure_policy: args.failure_policy,

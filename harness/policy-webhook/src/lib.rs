@@ -8,7 +8,8 @@
 //! * [`policy_loader`]: kube-mgmt's ConfigMap → module loading with the
 //!   `openpolicyagent.org/policy-status` annotation.
 //! * [`replication`]: kube-mgmt's `--replicate` watchers feeding `data.kubernetes`.
-//! * [`registration`]: the MutatingWebhookConfiguration, and proof that it is in force.
+//! * [`registration`]: the MutatingWebhookConfiguration (or, on request, a validating one), and
+//!   proof that it is in force.
 //! * [`denials`], [`metrics`], [`audit`].
 //!
 //! # Using it from the harness
@@ -48,6 +49,6 @@ pub mod state;
 mod webhook;
 
 pub use error::WebhookError;
-pub use registration::{FailurePolicy, Registration, RegistrationError};
+pub use registration::{FailurePolicy, Registration, RegistrationError, WebhookKind};
 pub use server::TlsSource;
 pub use webhook::{DEFAULT_DENIALS_CAPACITY, DEFAULT_MAX_BODY_BYTES, RunningWebhook, WebhookOptions, start};

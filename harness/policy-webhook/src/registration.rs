@@ -8,6 +8,10 @@
 //! through), `failurePolicy` (v1beta1's default `Ignore`, fail open), a `timeoutSeconds`, and the
 //! AdmissionReview versions.
 //!
+//! A **validating** registration is available too (`--kind validating`), as the issue text for
+//! this crate asked: it reviews the same requests after mutation, so `generateName` creates arrive
+//! with the generated name and name-dependent rules fire where they did not in 2019.
+//!
 //! The API server picks configurations up through an informer, so a fresh registration is not in
 //! force at once. [`wait_until_reviewed`] proves it is: it sends server-side dry-run creates of a
 //! probe Namespace until one comes back denied by *this* webhook with the probe's token
@@ -18,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::{
-    MutatingWebhook, MutatingWebhookConfiguration, RuleWithOperations, WebhookClientConfig,
+    MutatingWebhook, MutatingWebhookConfiguration, RuleWithOperations, ValidatingWebhook,
+    ValidatingWebhookConfiguration, WebhookClientConfig,
 };
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
@@ -31,6 +36,8 @@ use crate::admission::decision::{PROBE_ANNOTATION, probe_message};
 pub const DEFAULT_CONFIGURATION_NAME: &str = "gatekeeper";
 /// Gatekeeper v2's `--webhook-name` default.
 pub const DEFAULT_WEBHOOK_NAME: &str = "mutation.gatekeeper.sh";
+/// The webhook name of a validating registration, after Gatekeeper v3's.
+pub const DEFAULT_VALIDATING_WEBHOOK_NAME: &str = "validation.gatekeeper.sh";
 /// Field manager for server-side apply.
 const FIELD_MANAGER: &str = "policy-webhook";
 
@@ -55,9 +62,36 @@ impl FailurePolicy {
     }
 }
 
-/// Everything that goes into the MutatingWebhookConfiguration.
+/// Which admission phase reviews requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum WebhookKind {
+    /// A MutatingWebhookConfiguration answering without a patch, as Gatekeeper v2 registered.
+    #[default]
+    Mutating,
+    /// A ValidatingWebhookConfiguration: reviews after mutation (and after name generation).
+    Validating,
+}
+
+impl WebhookKind {
+    pub fn default_webhook_name(self) -> &'static str {
+        match self {
+            WebhookKind::Mutating => DEFAULT_WEBHOOK_NAME,
+            WebhookKind::Validating => DEFAULT_VALIDATING_WEBHOOK_NAME,
+        }
+    }
+}
+
+/// A configuration of either kind, ready to apply.
+#[derive(Debug, Clone)]
+pub enum Configuration {
+    Mutating(MutatingWebhookConfiguration),
+    Validating(ValidatingWebhookConfiguration),
+}
+
+/// Everything that goes into the webhook configuration.
 #[derive(Debug, Clone)]
 pub struct Registration {
+    pub kind: WebhookKind,
     /// The configuration's `metadata.name`.
     pub name: String,
     /// `webhooks[0].name`; at least three dot-separated segments.
@@ -72,9 +106,10 @@ pub struct Registration {
 }
 
 impl Registration {
-    /// Gatekeeper v2's names, failure policy `Ignore`, timeout 3 s.
+    /// Gatekeeper v2's kind and names, failure policy `Ignore`, timeout 3 s.
     pub fn new(url: impl Into<String>, ca_pem: impl Into<String>) -> Self {
         Self {
+            kind: WebhookKind::Mutating,
             name: DEFAULT_CONFIGURATION_NAME.to_string(),
             webhook_name: DEFAULT_WEBHOOK_NAME.to_string(),
             url: url.into(),
@@ -84,35 +119,69 @@ impl Registration {
         }
     }
 
-    /// The configuration object.
-    pub fn configuration(&self) -> MutatingWebhookConfiguration {
+    /// This registration as a validating one, under the validating webhook name.
+    pub fn validating(mut self) -> Self {
+        self.kind = WebhookKind::Validating;
+        self.webhook_name = DEFAULT_VALIDATING_WEBHOOK_NAME.to_string();
+        self
+    }
+
+    fn metadata(&self) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(self.name.clone()),
+            labels: Some(BTreeMap::from([("app.kubernetes.io/managed-by".to_string(), FIELD_MANAGER.to_string())])),
+            ..Default::default()
+        }
+    }
+
+    /// The webhook, as the validating type (the mutating one has the same fields plus
+    /// `reinvocationPolicy`, left unset).
+    fn webhook(&self) -> ValidatingWebhook {
         let strings = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        MutatingWebhookConfiguration {
-            metadata: ObjectMeta {
-                name: Some(self.name.clone()),
-                labels: Some(BTreeMap::from([("app.kubernetes.io/managed-by".to_string(), FIELD_MANAGER.to_string())])),
-                ..Default::default()
+        ValidatingWebhook {
+            name: self.webhook_name.clone(),
+            admission_review_versions: vec!["v1".into(), "v1beta1".into()],
+            client_config: WebhookClientConfig {
+                url: Some(self.url.clone()),
+                ca_bundle: Some(ByteString(self.ca_pem.as_bytes().to_vec())),
+                service: None,
             },
-            webhooks: Some(vec![MutatingWebhook {
-                name: self.webhook_name.clone(),
-                admission_review_versions: vec!["v1".into(), "v1beta1".into()],
-                client_config: WebhookClientConfig {
-                    url: Some(self.url.clone()),
-                    ca_bundle: Some(ByteString(self.ca_pem.as_bytes().to_vec())),
-                    service: None,
-                },
-                failure_policy: Some(self.failure_policy.as_str().to_string()),
-                side_effects: "None".to_string(),
-                timeout_seconds: Some(self.timeout_seconds),
-                rules: Some(vec![RuleWithOperations {
-                    operations: strings(&["CREATE", "UPDATE"]),
-                    api_groups: strings(&["*"]),
-                    api_versions: strings(&["*"]),
-                    resources: strings(&["*"]),
-                    scope: Some("*".to_string()),
-                }]),
-                ..Default::default()
+            failure_policy: Some(self.failure_policy.as_str().to_string()),
+            side_effects: "None".to_string(),
+            timeout_seconds: Some(self.timeout_seconds),
+            rules: Some(vec![RuleWithOperations {
+                operations: strings(&["CREATE", "UPDATE"]),
+                api_groups: strings(&["*"]),
+                api_versions: strings(&["*"]),
+                resources: strings(&["*"]),
+                scope: Some("*".to_string()),
             }]),
+            ..Default::default()
+        }
+    }
+
+    /// The configuration object of [`Self::kind`].
+    pub fn configuration(&self) -> Configuration {
+        let w = self.webhook();
+        match self.kind {
+            WebhookKind::Validating => Configuration::Validating(ValidatingWebhookConfiguration { metadata: self.metadata(), webhooks: Some(vec![w]) }),
+            WebhookKind::Mutating => Configuration::Mutating(MutatingWebhookConfiguration {
+                metadata: self.metadata(),
+                webhooks: Some(vec![MutatingWebhook {
+                    name: w.name,
+                    admission_review_versions: w.admission_review_versions,
+                    client_config: w.client_config,
+                    failure_policy: w.failure_policy,
+                    side_effects: w.side_effects,
+                    timeout_seconds: w.timeout_seconds,
+                    rules: w.rules,
+                    match_conditions: w.match_conditions,
+                    match_policy: w.match_policy,
+                    namespace_selector: w.namespace_selector,
+                    object_selector: w.object_selector,
+                    reinvocation_policy: None,
+                }]),
+            }),
         }
     }
 }
@@ -126,32 +195,50 @@ pub enum RegistrationError {
     NotReviewed { webhook: String, timeout: Duration, last: String },
 }
 
+/// Server-side apply of a cluster-scoped object under our field manager.
+async fn apply<K>(client: &Client, name: &str, object: &K) -> Result<(), kube::Error>
+where
+    K: kube::Resource<Scope = kube::core::ClusterResourceScope, DynamicType = ()> + Clone + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
+{
+    Api::<K>::all(client.clone()).patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(object)).await.map(|_| ())
+}
+
+/// Deletes a cluster-scoped object; `Ok(false)` if it did not exist.
+async fn delete<K>(client: &Client, name: &str) -> Result<bool, kube::Error>
+where
+    K: kube::Resource<Scope = kube::core::ClusterResourceScope, DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+{
+    match Api::<K>::all(client.clone()).delete(name, &DeleteParams::default()).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Creates or updates the configuration (server-side apply, so re-registering with another URL or
 /// failure policy just updates it).
 pub async fn register(client: &Client, registration: &Registration) -> Result<(), RegistrationError> {
-    let api: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
-    let config = registration.configuration();
-    api.patch(&registration.name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&config)).await?;
+    match registration.configuration() {
+        Configuration::Mutating(c) => apply(client, &registration.name, &c).await?,
+        Configuration::Validating(c) => apply(client, &registration.name, &c).await?,
+    }
     tracing::info!(
-        name = %registration.name, webhook = %registration.webhook_name, url = %registration.url,
+        name = %registration.name, kind = ?registration.kind, webhook = %registration.webhook_name, url = %registration.url,
         failure_policy = registration.failure_policy.as_str(), "webhook configuration registered"
     );
     Ok(())
 }
 
-/// Deletes the configuration. Returns false if it did not exist. Delete it **before** stopping the
-/// webhook: a leftover `Fail` configuration blocks every request, an `Ignore` one costs each request
-/// the timeout.
+/// Deletes the configuration `name` of either kind. Returns false if neither existed. Delete it
+/// **before** stopping the webhook: a leftover `Fail` configuration blocks every request, an
+/// `Ignore` one costs each request the timeout.
 pub async fn unregister(client: &Client, name: &str) -> Result<bool, RegistrationError> {
-    let api: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
-    match api.delete(name, &DeleteParams::default()).await {
-        Ok(_) => {
-            tracing::info!(name, "webhook configuration removed");
-            Ok(true)
-        }
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
-        Err(e) => Err(e.into()),
+    let mutating = delete::<MutatingWebhookConfiguration>(client, name).await?;
+    let validating = delete::<ValidatingWebhookConfiguration>(client, name).await?;
+    if mutating || validating {
+        tracing::info!(name, "webhook configuration removed");
     }
+    Ok(mutating || validating)
 }
 
 /// One probe: a dry-run create of a Namespace carrying a fresh token. `Ok(true)` when the webhook
@@ -221,7 +308,8 @@ mod tests {
     fn configuration_matches_gatekeeper_v2_on_admissionregistration_v1() {
         let mut reg = Registration::new("https://127.0.0.1:8443/v1/admit", "-----BEGIN CERTIFICATE-----\n");
         reg.failure_policy = FailurePolicy::Fail;
-        let v = serde_json::to_value(reg.configuration()).unwrap();
+        let Configuration::Mutating(config) = reg.configuration() else { panic!("mutating by default") };
+        let v = serde_json::to_value(config).unwrap();
         assert_eq!(v["apiVersion"], "admissionregistration.k8s.io/v1");
         assert_eq!(v["kind"], "MutatingWebhookConfiguration");
         assert_eq!(v["metadata"]["name"], "gatekeeper");
@@ -237,6 +325,17 @@ mod tests {
         assert_eq!(hook["rules"][0]["operations"], serde_json::json!(["CREATE", "UPDATE"]));
         assert_eq!(hook["rules"][0]["resources"], serde_json::json!(["*"]));
         assert!(hook.get("namespaceSelector").is_none());
+    }
+
+    #[test]
+    fn a_validating_registration_has_the_same_webhook_under_its_own_name() {
+        let reg = Registration::new("https://127.0.0.1:8443/v1/admit", "ca").validating();
+        let Configuration::Validating(config) = reg.configuration() else { panic!("validating") };
+        let v = serde_json::to_value(config).unwrap();
+        assert_eq!(v["kind"], "ValidatingWebhookConfiguration");
+        assert_eq!(v["webhooks"][0]["name"], "validation.gatekeeper.sh");
+        assert_eq!(v["webhooks"][0]["rules"][0]["operations"], serde_json::json!(["CREATE", "UPDATE"]));
+        assert_eq!(v["webhooks"][0]["timeoutSeconds"], 3);
     }
 
     #[test]

@@ -276,11 +276,20 @@ fn generate_name_creates_are_reviewed_before_the_name_exists() {
         let mut pod = privileged_pod("team-gen", "");
         pod["metadata"].as_object_mut().unwrap().remove("name");
         pod["metadata"]["generateName"] = json!("gen-");
-        let message = api_message(create_pod(&env.client, pod, false).await);
+        let message = api_message(create_pod(&env.client, pod.clone(), false).await);
         // Mutating admission runs before the name is generated: the labels rule, whose message needs
         // metadata.name, stays silent, exactly as under Gatekeeper v2 (4 violations, not 5).
         assert_eq!(message.matches("The operation was disallowed by policy").count(), 4, "{message}");
         assert!(!message.contains("required label"), "{message}");
+
+        // Registered as validating instead, the same webhook sees the generated name.
+        registration::unregister(&env.client, &reg.name).await.unwrap();
+        let reg = reg.validating();
+        registration::register_and_wait(&env.client, &reg, Duration::from_secs(30)).await.expect("validating registration");
+        let message = api_message(create_pod(&env.client, pod, false).await);
+        assert!(message.starts_with("admission webhook \"validation.gatekeeper.sh\" denied the request: "), "{message}");
+        assert_eq!(message.matches("The operation was disallowed by policy").count(), 5, "{message}");
+        assert!(message.contains("required label"), "{message}");
         webhook.finish(env, &reg).await;
     });
 }
