@@ -28,6 +28,8 @@ pub(crate) struct PreparedModule {
     pub engine: Engine,
     pub audit: Option<Indexed>,
     pub admission: Option<Indexed>,
+    /// The admission variant still looks up `matches` (other objects).
+    pub admission_reads_matches: bool,
     /// `matches` over the module's kinds, for admission variants that still read it.
     pub replicated_matches: Option<Value>,
     pub needs: DataNeeds,
@@ -146,7 +148,15 @@ impl PolicyEngine {
                     let audit = module.audit.as_ref().map(|v| Indexed::prepare(v, &mut matches));
                     let admission = module.admission.as_ref().map(|v| Indexed::prepare(v, &mut matches));
                     let replicated_matches = if module.admission_reads_matches { matches().ok() } else { None };
-                    PreparedModule { id: id.clone(), engine, audit, admission, replicated_matches, needs: module.needs.clone() }
+                    PreparedModule {
+                        id: id.clone(),
+                        engine,
+                        audit,
+                        admission,
+                        admission_reads_matches: module.admission_reads_matches,
+                        replicated_matches,
+                        needs: module.needs.clone(),
+                    }
                 })
                 .collect()
         })
@@ -166,13 +176,25 @@ impl PolicyEngine {
         let request = Value::from(overlay_request(request));
         let pattern = Value::from(target.pattern_resource());
         let violation = |id: &Value, resolution: &Value| violation(&target, id, resolution);
+        // The tree holding the request alone; see `kubernetes` below.
+        let mut request_only = Value::new_object();
+        set_path(&mut request_only, &target.path(), request.clone());
         self.collect(1, |module| match (&module.admission, &module.needs) {
             (_, DataNeeds::Kinds { head_kinds: Some(heads), .. }) if !heads.contains(&target.resource) => Ok(vec![]),
             (Some(admission), DataNeeds::Kinds { kinds, .. }) => {
+                // After the rewrites the variant reads `data.kubernetes` only through `subject`, at the
+                // reviewed path, unless it still evaluates `matches` itself (no precomputed set). So
+                // the tree holding just the request answers the same, and spares copying the part of
+                // the replicated tree around the path that the overlay would otherwise change.
+                let kubernetes = if module.admission_reads_matches && module.replicated_matches.is_none() {
+                    let mut slice = self.slice(kinds);
+                    set_path(&mut slice, &target.path(), request.clone());
+                    slice
+                } else {
+                    request_only.clone()
+                };
                 let mut input = Value::new_object();
-                let mut slice = self.slice(kinds);
-                set_path(&mut slice, &target.path(), request.clone());
-                set_path(&mut input, &["kubernetes"], slice);
+                set_path(&mut input, &["kubernetes"], kubernetes);
                 set_path(&mut input, &["resource"], pattern.clone());
                 let mut rule = ADMISSION_RULE;
                 let index = admission.index()?;
