@@ -23,13 +23,25 @@ pub struct ControlPlaneBinaries {
     pub kube_controller_manager: Option<PathBuf>,
 }
 
-/// The build script, found next to the sources (override with `AKS_HARNESS_BUILD_SCRIPT`).
+/// The build script, relative to the checkout root.
+const BUILD_SCRIPT: &str = "scripts/build-control-plane.sh";
+
+/// The checkout this program runs from: the nearest directory holding the build script, looking up
+/// from the running package (`CARGO_MANIFEST_DIR`, set by `cargo run` and `cargo test`), then the
+/// working directory, then the sources this was compiled from. The runtime places come first
+/// because a target directory shared by two checkouts can hold a binary compiled in the other one
+/// (cargo rebuilds on newer sources, not on a moved checkout).
+pub fn checkout_root() -> Option<PathBuf> {
+    let starts = [std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from), std::env::current_dir().ok(), Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")))];
+    starts.into_iter().flatten().find_map(|start| start.ancestors().find(|dir| dir.join(BUILD_SCRIPT).is_file()).map(Path::to_path_buf))
+}
+
+/// The build script of [`checkout_root`] (override with `AKS_HARNESS_BUILD_SCRIPT`). Without a
+/// checkout, where it would be in the sources this was compiled from, so the error names a path.
 pub fn build_script() -> PathBuf {
-    std::env::var_os("AKS_HARNESS_BUILD_SCRIPT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/build-control-plane.sh")
-        })
+    std::env::var_os("AKS_HARNESS_BUILD_SCRIPT").map(PathBuf::from).unwrap_or_else(|| {
+        checkout_root().unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")).join(BUILD_SCRIPT)
+    })
 }
 
 fn executable(path: &Path) -> Option<PathBuf> {

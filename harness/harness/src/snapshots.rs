@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 fn snapshot_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../snapshots/scenarios")
+    crate::world::environment::repo_root().join("snapshots/scenarios")
 }
 
 /// Replaces values that differ between runs (GUIDs, timestamps, ports) with stable markers.

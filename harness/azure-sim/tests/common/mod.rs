@@ -262,7 +262,10 @@ pub fn snap(name: &str, resp: &Resp, world: &World) {
     let value = serde_json::json!({"status": resp.status, "headers": headers, "body": resp.body});
     let value = redact(&value, world);
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/azure-sim"));
+    // The runtime variable (cargo test sets it) names this checkout even when the binary was
+    // compiled in another one sharing the target directory.
+    let crate_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    settings.set_snapshot_path(std::path::Path::new(&crate_dir).join("../../snapshots/azure-sim"));
     settings.set_prepend_module_to_snapshot(false);
     settings.set_sort_maps(true);
     settings.bind(|| insta::assert_json_snapshot!(name, value));

@@ -26,9 +26,9 @@ impl std::fmt::Debug for Environment {
 
 static ENVIRONMENT: OnceCell<Environment> = OnceCell::const_new();
 
-/// The repository root, from this crate's location (`harness/harness`).
+/// The repository root ([`cluster::binaries::checkout_root`]), else the working directory.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("."))
+    cluster::binaries::checkout_root().and_then(|root| root.canonicalize().ok()).unwrap_or_else(|| PathBuf::from("."))
 }
 
 impl Environment {
