@@ -45,6 +45,3 @@ pub const BUILTINS: [BuiltinPolicy; 9] = [
 pub fn by_file(file: &str) -> Option<&'static BuiltinPolicy> {
     BUILTINS.iter().find(|b| b.file == file)
 }
-
-/// Directory holding the policy files in the source tree (for tools resolving definition URIs).
-pub const POLICIES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");

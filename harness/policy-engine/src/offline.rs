@@ -18,7 +18,8 @@ pub struct CheckRequest {
     pub params: Vec<(String, String)>,
     pub existing: Vec<PathBuf>,
     pub object_file: PathBuf,
-    /// Where `details.policy` file names are looked up first; defaults to the built-in policies.
+    /// Where `details.policy` file names are looked up first; then the built-in policies (compiled
+    /// in), then the definition's directory.
     pub policies_dir: Option<PathBuf>,
 }
 
@@ -94,12 +95,18 @@ fn definition_source(path: &Path, req: &CheckRequest) -> Result<PolicySource, Ch
     let details = props.pointer("/policyRule/then/details").ok_or_else(|| bad("no policyRule.then.details".into()))?;
     let uri = details.get("policy").and_then(Value::as_str).ok_or_else(|| bad("no details.policy".into()))?;
     let file = uri.rsplit('/').next().filter(|f| !f.is_empty()).ok_or_else(|| bad(format!("policy URI {uri} has no file name")))?;
-    let policies_dir = req.policies_dir.clone().unwrap_or_else(|| PathBuf::from(builtins::POLICIES_DIR));
     let beside = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let rego_path = [policies_dir.join(file), beside.join(file)]
-        .into_iter()
-        .find(|p| p.is_file())
-        .ok_or_else(|| bad(format!("{file} (from {uri}) not found in {} or {}", policies_dir.display(), beside.display())))?;
+    let in_dir = req.policies_dir.as_ref().map(|dir| dir.join(file)).filter(|p| p.is_file());
+    let (rego_path, rego) = match (in_dir, builtins::by_file(file)) {
+        (Some(p), _) => (p.clone(), read(&p)?),
+        // Built into the binary, so an installed `harness` needs no source tree.
+        (None, Some(builtin)) => (PathBuf::from(format!("built-in:{file}")), builtin.source.to_string()),
+        (None, None) if beside.join(file).is_file() => (beside.join(file), read(&beside.join(file))?),
+        (None, None) => {
+            let dir = req.policies_dir.as_ref().map(|d| format!("{}, ", d.display())).unwrap_or_default();
+            return Err(bad(format!("{file} (from {uri}) is not a built-in and was not found in {dir}{}", beside.display())));
+        }
+    };
 
     let cli = cli_params(req);
     let mut params = cli.clone();
@@ -113,7 +120,7 @@ fn definition_source(path: &Path, req: &CheckRequest) -> Result<PolicySource, Ch
         }
     }
     let default_id = def.get("id").and_then(Value::as_str).unwrap_or(file).to_string();
-    Ok(PolicySource { rego: read(&rego_path)?, path: rego_path, default_id, params })
+    Ok(PolicySource { rego, path: rego_path, default_id, params })
 }
 
 /// `x` from the ARM expression `[parameters('x')]`.

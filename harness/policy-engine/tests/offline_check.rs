@@ -52,4 +52,13 @@ fn errors_are_clear() {
     assert!(matches!(check(&bad), Err(CheckError::Module(_))));
     let missing = CheckRequest { rego_files: vec![dir.join("nope.rego")], object_file: dir.join("ing.yaml"), ..Default::default() };
     assert!(check(&missing).unwrap_err().to_string().contains("nope.rego"));
+    let def = |file: &str| format!(r#"{{"properties": {{"policyRule": {{"then": {{"details": {{"policy": "https://x.invalid/{file}"}}}}}}}}}}"#);
+    std::fs::write(dir.join("unknown.json"), def("unknown.rego")).unwrap();
+    let unknown = CheckRequest { definition: Some(dir.join("unknown.json")), object_file: dir.join("ing.yaml"), ..Default::default() };
+    let message = check(&unknown).unwrap_err().to_string();
+    assert!(message.contains("unknown.rego") && message.contains("is not a built-in"), "{message}");
+    // A definition's own Rego file is found beside it.
+    std::fs::write(dir.join("unknown.rego"), "package admission
+deny[x] { false; x := 1 }").unwrap();
+    assert!(check(&unknown).unwrap().allowed());
 }
