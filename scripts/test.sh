@@ -17,7 +17,8 @@ echo "== unit and integration tests"
 cargo build --workspace --all-targets --quiet || { echo "harness: 0 passed, 1 failed (build)"; exit 1; }
 # Every command selects --workspace, so cargo resolves one feature set and builds each crate once.
 # The cucumber target takes no libtest flags, so it sits this pass out and runs on its own, last.
-HARNESS_SKIP_SCENARIOS=1 cargo test --workspace --lib --bins --tests 2>&1 | tee "$log"
+# --no-fail-fast: one failing test binary must not hide the results of the others.
+HARNESS_SKIP_SCENARIOS=1 cargo test --workspace --no-fail-fast --lib --bins --tests 2>&1 | tee "$log"
 unit_rc=${PIPESTATUS[0]}
 
 unit_passed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
