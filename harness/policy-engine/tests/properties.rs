@@ -48,6 +48,8 @@ proptest! {
     fn rego_like_text_never_panics(words in prop::collection::vec(prop_oneof![
         Just("deny["), Just("{"), Just("}"), Just("split(s, \",\", out)"), Just("\""), Just("`"), Just("#"), Just("\n"),
         Just("matches[[\"pods\", ns, n, o]]"), Just("re_match(\"a\", x)"), Just("format_int(1, 10, s)"), Just(":="), Just("x"),
+        // Pieces of an indexed join (`joins`): a bound variable, a lookup, a filter on its path.
+        Just("h := \"a\""), Just("o.spec.rules[_].host == h"), Just("h == o.spec[\"x\"]"), Just("=="), Just(";"), Just("[_]"),
     ], 0..30)) {
         let mut engine = PolicyEngine::new();
         let _ = engine.upsert_module("ns/cm/key", &format!("package admission\nimport data.k8s.matches\n{}", words.concat()));
