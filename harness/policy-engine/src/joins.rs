@@ -60,7 +60,7 @@ struct Join {
     bound: String,
 }
 
-/// The path side of F if the tokens `from..=to` are `o(.f|[_]|["lit"])*`.
+/// Whether the tokens `from..=to` are a path from `object`: `o(.f|[_]|["lit"])*`.
 fn object_path(code: &Code, from: usize, to: usize, object: &str) -> bool {
     if code.ident(from) != Some(object) {
         return false;
