@@ -7,8 +7,8 @@ use regorus::{Engine, Value};
 
 use crate::analysis::DataNeeds;
 use crate::admission::{overlay_request, AdmissionTarget};
-use crate::joins::JoinIndex;
-use crate::modules::{compile, CompiledModule, Variant};
+use crate::modules::{compile, CompiledModule};
+use crate::prepared::{self, PreparedModule};
 use crate::interner::Strings;
 use crate::replicated_data::{set_path, ReplicatedData};
 use crate::{audit, lookups, parallel, EvalError, ModuleError, ModuleFailure, ResourceRef, Violation};
@@ -18,45 +18,6 @@ const ADMISSION_RULE: &str = "data.gatekeeper_admission.violations";
 
 /// The same with `matches` precomputed ([`crate::lookups`]).
 const ADMISSION_OVER_MATCHES_RULE: &str = "data.gatekeeper_admission.violations_over_matches";
-
-/// A module's engine, analysed and ready: evaluating a clone costs no setup. Modules that read data
-/// only through `matches` of known kinds hold no data and get their slice with each query; the others
-/// hold the whole replicated tree.
-#[derive(Clone)]
-pub(crate) struct PreparedModule {
-    pub id: String,
-    pub engine: Engine,
-    pub audit: Option<Indexed>,
-    pub admission: Option<Indexed>,
-    /// The admission variant still looks up `matches` (other objects).
-    pub admission_reads_matches: bool,
-    /// `matches` over the module's kinds, for admission variants that still read it.
-    pub replicated_matches: Option<Value>,
-    pub needs: DataNeeds,
-}
-
-/// A variant's engine with the indexes of its joins over this snapshot, if it has joins. An index
-/// that failed to build is kept as the error, reported by every evaluation of the module (without
-/// the index the variant would silently find nothing).
-#[derive(Clone)]
-pub(crate) struct Indexed {
-    pub engine: Engine,
-    pub joins: Option<Result<JoinIndex, String>>,
-}
-
-impl Indexed {
-    fn prepare(variant: &Variant, matches: &mut dyn FnMut() -> anyhow::Result<Value>) -> Self {
-        let mut engine = variant.engine.clone();
-        // Any query runs the analysis once; clones then start from a prepared engine.
-        let _ = engine.eval_query("true".to_string(), false);
-        let joins = (variant.joins > 0).then(|| matches().and_then(|m| JoinIndex::build(&engine, variant.joins, &m)).map_err(|e| format!("join index: {e:#}")));
-        Indexed { engine, joins }
-    }
-
-    fn index(&self) -> Result<Option<&JoinIndex>, String> {
-        self.joins.as_ref().map(|j| j.as_ref().map_err(Clone::clone)).transpose()
-    }
-}
 
 /// Modules, replicated objects and the engines prepared from them. See the crate docs.
 ///
@@ -69,7 +30,9 @@ pub struct PolicyEngine {
     modules: BTreeMap<String, Arc<CompiledModule>>,
     data: ReplicatedData,
     strings: Strings,
-    prepared: Arc<OnceLock<Arc<[PreparedModule]>>>,
+    prepared: Arc<OnceLock<Arc<[Arc<PreparedModule>]>>>,
+    /// The last prepared set, for [`prepared::prepare_all`] to reuse unchanged modules from.
+    previous: Option<Arc<[Arc<PreparedModule>]>>,
 }
 
 impl PolicyEngine {
@@ -122,44 +85,16 @@ impl PolicyEngine {
         self.engines();
     }
 
+    /// Drop the prepared engines, keeping them as the base the next preparation reuses from.
     fn invalidate(&mut self) {
+        if let Some(prepared) = self.prepared.get() {
+            self.previous = Some(prepared.clone());
+        }
         self.prepared = Arc::default();
     }
 
-    fn engines(&self) -> &Arc<[PreparedModule]> {
-        self.prepared.get_or_init(|| {
-            self.modules
-                .iter()
-                .map(|(id, module)| {
-                    let mut engine = module.engine.clone();
-                    if module.needs == DataNeeds::Everything {
-                        // Cannot conflict: the module engine holds no data of its own.
-                        let _ = engine.add_data(self.data.root().clone());
-                    }
-                    let _ = engine.eval_query("true".to_string(), false);
-                    // `matches` over the module's kinds, computed at most once, by the library itself.
-                    let mut computed: Option<Value> = None;
-                    let mut matches = || -> anyhow::Result<Value> {
-                        if let (None, Some(admission), DataNeeds::Kinds { kinds, .. }) = (&computed, &module.admission, &module.needs) {
-                            computed = Some(lookups::matches_over(&admission.engine, self.slice(kinds))?);
-                        }
-                        computed.clone().ok_or_else(|| anyhow::anyhow!("module reads the whole tree"))
-                    };
-                    let audit = module.audit.as_ref().map(|v| Indexed::prepare(v, &mut matches));
-                    let admission = module.admission.as_ref().map(|v| Indexed::prepare(v, &mut matches));
-                    let replicated_matches = if module.admission_reads_matches { matches().ok() } else { None };
-                    PreparedModule {
-                        id: id.clone(),
-                        engine,
-                        audit,
-                        admission,
-                        admission_reads_matches: module.admission_reads_matches,
-                        replicated_matches,
-                        needs: module.needs.clone(),
-                    }
-                })
-                .collect()
-        })
+    fn engines(&self) -> &Arc<[Arc<PreparedModule>]> {
+        self.prepared.get_or_init(|| prepared::prepare_all(&self.modules, &self.data, self.previous.as_deref()))
     }
 
     /// Evaluate an AdmissionRequest (see [`crate::admission_review_to_request`]) as Gatekeeper v2
@@ -187,7 +122,7 @@ impl PolicyEngine {
                 // the tree holding just the request answers the same, and spares copying the part of
                 // the replicated tree around the path that the overlay would otherwise change.
                 let kubernetes = if module.admission_reads_matches && module.replicated_matches.is_none() {
-                    let mut slice = self.slice(kinds);
+                    let mut slice = self.data.slice(kinds);
                     set_path(&mut slice, &target.path(), request.clone());
                     slice
                 } else {
@@ -238,14 +173,6 @@ impl PolicyEngine {
         })
     }
 
-    /// `{<kind>: data.kubernetes.<kind>}` for the given kinds (shared, not copied).
-    fn slice(&self, kinds: &BTreeSet<String>) -> Value {
-        let mut slice = Value::new_object();
-        for kind in kinds {
-            set_path(&mut slice, &[kind], self.data.kind_tree(kind));
-        }
-        slice
-    }
 
     /// Every violation over the replicated data (the `/v1/audit` query, no overlay).
     ///
@@ -257,7 +184,7 @@ impl PolicyEngine {
                 (DataNeeds::Everything, _) => module.engine.clone().eval_rule("data.admission.deny".to_string()),
                 (DataNeeds::Kinds { kinds, .. }, audit) => {
                     let mut input = Value::new_object();
-                    set_path(&mut input, &["kubernetes"], self.slice(kinds));
+                    set_path(&mut input, &["kubernetes"], self.data.slice(kinds));
                     let mut engine = match audit {
                         Some(indexed) => {
                             if let Some(index) = indexed.index()? {
@@ -299,7 +226,7 @@ impl PolicyEngine {
         F: Fn(&PreparedModule) -> Result<Vec<Violation>, String> + Sync,
     {
         // Costliest first, so that a quadratic module does not start last and finish alone.
-        let mut modules: Vec<&PreparedModule> = self.engines().iter().collect();
+        let mut modules: Vec<&PreparedModule> = self.engines().iter().map(|m| &**m).collect();
         modules.sort_by_key(|m| std::cmp::Reverse(m.needs.cost_rank()));
         let mut violations = BTreeSet::new();
         let mut failures = Vec::new();

@@ -54,6 +54,8 @@
 //!   Replicated objects share their strings (`interner`), which cuts the tree's memory by a third.
 //! * Concurrency: after writes, call [`PolicyEngine::prepare`] on the writer copy before cloning it
 //!   for readers; otherwise the first evaluation on each unprepared clone pays the preparation.
+//!   Preparation redoes only modules whose source, or whose kinds' data, changed (`prepared`): a pod
+//!   update re-prepares nothing for the built-ins, an ingress update only the hostname index.
 
 pub mod admission;
 mod analysis;
@@ -64,6 +66,7 @@ mod errors;
 mod interner;
 mod joins;
 mod parallel;
+mod prepared;
 mod subject;
 mod tokens;
 mod extensions;

@@ -69,6 +69,8 @@ pub(crate) fn compile(id: &str, source: &str) -> Result<CompiledModule, ModuleEr
     if needs == DataNeeds::Everything {
         return Ok(CompiledModule { engine, audit: None, admission: None, admission_reads_matches: false, needs });
     }
+    // This engine never holds data, so it can be analysed once, here, for every snapshot.
+    analyse_now(&mut engine);
     let audit = rewrite_joins(&normalized).map(|joins| variant(id, joins.source, Some((joins.keys_module, joins.joins)))).transpose()?;
     let subjects_bound = rewrite_subjects(&normalized).unwrap_or_else(|| normalized.clone());
     let (admission, admission_reads_matches) = match rewrite_joins(&subjects_bound) {
@@ -92,7 +94,23 @@ fn variant(id: &str, source: String, joins: Option<(String, usize)>) -> Result<V
         None => 0,
     };
     engine.add_policy(id.to_string(), source).map_err(|e| module_error(id, &e))?;
+    analyse_now(&mut engine);
     Ok(Variant { engine, joins: count })
+}
+
+/// Run regorus's analysis (scheduling, indexes) now: any query triggers it, and clones of the engine
+/// then start from an analysed engine instead of redoing it on their first evaluation.
+pub(crate) fn analyse_now(engine: &mut Engine) {
+    let _ = engine.eval_query("true".to_string(), false);
+}
+
+impl CompiledModule {
+    /// Whether what is prepared from this module depends on the replicated data: the whole tree,
+    /// a precomputed `matches` set, or join indexes. Otherwise one preparation serves every snapshot.
+    pub fn prepared_from_data(&self) -> bool {
+        let joins = |v: &Option<Variant>| v.as_ref().is_some_and(|v| v.joins > 0);
+        self.needs == DataNeeds::Everything || self.admission_reads_matches || joins(&self.audit) || joins(&self.admission)
+    }
 }
 
 /// Errors that OPA would have raised at compile time rather than evaluation time.

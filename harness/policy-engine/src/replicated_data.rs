@@ -5,6 +5,8 @@
 //! or deleting one object clones only the spine of maps along its path, never the other objects, and
 //! engines that still hold the previous tree keep seeing it unchanged (snapshot semantics).
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use regorus::Value;
 
 #[derive(Clone)]
@@ -12,13 +14,17 @@ pub(crate) struct ReplicatedData {
     /// `{"kubernetes": {...}}`, ready to hand to `Engine::add_data`.
     root: Value,
     count: usize,
+    /// Bumped by every change; a kind's entry is the generation of its last change. What was
+    /// prepared from the data is reused while the generations it read are unchanged.
+    generation: u64,
+    kind_generations: BTreeMap<String, u64>,
 }
 
 impl Default for ReplicatedData {
     fn default() -> Self {
         let mut root = Value::new_object();
         insert(&mut root, "kubernetes", Value::new_object());
-        ReplicatedData { root, count: 0 }
+        ReplicatedData { root, count: 0, generation: 0, kind_generations: BTreeMap::new() }
     }
 }
 
@@ -74,6 +80,28 @@ impl ReplicatedData {
         self.count
     }
 
+    /// `{<kind>: data.kubernetes.<kind>}` for the given kinds (shared, not copied).
+    pub fn slice(&self, kinds: &BTreeSet<String>) -> Value {
+        let mut slice = Value::new_object();
+        for kind in kinds {
+            set_path(&mut slice, &[kind], self.kind_tree(kind));
+        }
+        slice
+    }
+
+    /// The generation of the last change to any of `kinds`, or to anything when `None`.
+    pub fn generation(&self, kinds: Option<&BTreeSet<String>>) -> u64 {
+        match kinds {
+            None => self.generation,
+            Some(kinds) => kinds.iter().filter_map(|k| self.kind_generations.get(k)).copied().max().unwrap_or(0),
+        }
+    }
+
+    fn changed(&mut self, plural: &str) {
+        self.generation += 1;
+        self.kind_generations.insert(plural.to_string(), self.generation);
+    }
+
     pub fn upsert(&mut self, plural: &str, namespace: Option<&str>, name: &str, object: Value) {
         let mut node = child(&mut self.root, "kubernetes");
         node = child(node, plural);
@@ -83,6 +111,7 @@ impl ReplicatedData {
         if insert(node, name, object).is_none() {
             self.count += 1;
         }
+        self.changed(plural);
     }
 
     pub fn remove(&mut self, plural: &str, namespace: Option<&str>, name: &str) -> bool {
@@ -90,6 +119,7 @@ impl ReplicatedData {
         let removed = parent.as_object_mut().ok().and_then(|m| m.remove(&Value::from(name))).is_some();
         if removed {
             self.count -= 1;
+            self.changed(plural);
         }
         removed
     }
