@@ -19,6 +19,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10_000)]
         objects: usize,
     },
+    /// Publishing a snapshot after one object changes (what the webhook pays per watch burst):
+    /// replicate the update and prepare the engines, for pod and for ingress updates.
+    Publish {
+        #[arg(long, default_value_t = 10_000)]
+        objects: usize,
+        #[arg(long, default_value_t = 100)]
+        updates: usize,
+    },
     /// End to end on the local cluster: assignment PUT to an enforced denial (trigger and 2 s interval).
     Propagation(super::bench_propagation::PropagationArgs),
 }
@@ -27,6 +35,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCommand::Admission { objects, requests } => admission(objects, requests)?,
         BenchCommand::Audit { objects } => audit(objects)?,
+        BenchCommand::Publish { objects, updates } => publish(objects, updates)?,
         BenchCommand::Propagation(args) => super::bench_propagation::run(args).await?,
     }
     Ok(ExitCode::SUCCESS)
@@ -105,5 +114,30 @@ fn audit(objects: usize) -> anyhow::Result<()> {
     let seconds = start.elapsed().as_secs_f64();
     println!("violations={} rss_mib={}", violations.len(), peak_rss_mib());
     println!("audit: objects={} policies={} seconds={seconds:.3}", engine.object_count(), engine.module_ids().len());
+    Ok(())
+}
+
+/// Median and p99 of `updates` changes to existing objects `first + 50 k` (one kind, by the
+/// workload's layout), each replicated and prepared.
+fn publish_times(engine: &mut PolicyEngine, first: usize, objects: usize, updates: usize) -> (f64, f64) {
+    let mut times: Vec<Duration> = (0..updates)
+        .map(|k| {
+            let (plural, ns, name, obj) = workload::object((first + 50 * k) % objects.max(1));
+            let t = Instant::now();
+            engine.upsert_object(plural, ns.as_deref(), &name, obj);
+            engine.prepare();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    (percentile(&times, 0.50) as f64 / 1000.0, percentile(&times, 0.99) as f64 / 1000.0)
+}
+
+fn publish(objects: usize, updates: usize) -> anyhow::Result<()> {
+    let mut engine = loaded_engine(objects)?;
+    let (pod_p50, pod_p99) = publish_times(&mut engine, 1, objects, updates);
+    let (ing_p50, ing_p99) = publish_times(&mut engine, 46, objects, updates);
+    println!("pod updates: p50_ms={pod_p50:.3} p99_ms={pod_p99:.3}; ingress updates: p50_ms={ing_p50:.3} p99_ms={ing_p99:.3}");
+    println!("publish: objects={} pod_update_ms={pod_p50:.3} ingress_update_ms={ing_p50:.3}", engine.object_count());
     Ok(())
 }
