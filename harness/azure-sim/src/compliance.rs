@@ -78,7 +78,7 @@ fn records(app: &SharedApp, state: &SimState, req: &ArmRequest, scope: &Scope) -
         }
         out.push((latest.timestamp, record));
     }
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|(timestamp, _)| std::cmp::Reverse(*timestamp));
     out.into_iter().map(|(_, r)| r).collect()
 }
 

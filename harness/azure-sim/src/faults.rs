@@ -107,10 +107,10 @@ impl Faults {
 
     /// Adds a rule; returns its id.
     pub fn inject(&self, rule: FaultRule) -> Result<u64, String> {
-        if let Fault::Status { status } = rule.fault {
-            if !(500..600).contains(&status) {
-                return Err(format!("status faults must be 5xx, not {status}"));
-            }
+        if let Fault::Status { status } = rule.fault
+            && !(500..600).contains(&status)
+        {
+            return Err(format!("status faults must be 5xx, not {status}"));
         }
         let pattern = compile(&rule.route)?;
         let until = match rule.duration_secs {

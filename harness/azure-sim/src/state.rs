@@ -241,10 +241,10 @@ impl Store {
     pub fn write<R>(&self, f: impl FnOnce(&mut SimState) -> R) -> R {
         let mut guard = self.lock();
         let result = f(&mut guard);
-        if let Some(path) = &self.file {
-            if let Err(e) = persist(path, &guard) {
-                tracing::error!("azure-sim: could not persist state to {}: {e}", path.display());
-            }
+        if let Some(path) = &self.file
+            && let Err(e) = persist(path, &guard)
+        {
+            tracing::error!("azure-sim: could not persist state to {}: {e}", path.display());
         }
         result
     }

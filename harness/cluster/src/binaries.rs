@@ -96,7 +96,7 @@ fn run_build_script() -> Result<PathBuf, ClusterError> {
         .stderr(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .and_then(|child| stream_stderr_and_wait(child))
+        .and_then(stream_stderr_and_wait)
         .map_err(|e| ClusterError::io(format!("run {}", script.display()), e))?;
     if !output.0.success() {
         return Err(ClusterError::Binaries { message: last_lines(&output.2, 6) });

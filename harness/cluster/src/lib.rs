@@ -99,7 +99,8 @@ pub struct ClusterOptions {
 #[derive(Debug)]
 enum Running {
     Local(LocalControlPlane),
-    K3s(k3s::K3sCluster),
+    // Boxed: the container handle is large and this enum sits in every cluster handle.
+    K3s(Box<k3s::K3sCluster>),
     Existing,
 }
 
@@ -142,7 +143,7 @@ pub async fn start(opts: ClusterOptions) -> Result<Cluster, ClusterError> {
                 .map_err(|e| ClusterError::io("create the run directory", e))?;
             let k = k3s::K3sCluster::start(scratch.path()).await?;
             let (kc, url, ca) = (k.kubeconfig.clone(), k.server_url.clone(), k.ca_pem.clone());
-            (Running::K3s(k), kc, url, ca, scratch.path().to_path_buf(), Some(scratch))
+            (Running::K3s(Box::new(k)), kc, url, ca, scratch.path().to_path_buf(), Some(scratch))
         }
         Backend::Existing => {
             let path = std::env::var_os("KUBECONFIG").map(PathBuf::from).ok_or_else(|| {
@@ -309,10 +310,10 @@ impl Cluster {
     }
 
     fn stop_blocking(&self) {
-        if let Ok(mut guard) = self.running.lock() {
-            if let Some(Running::Local(mut cp)) = guard.take() {
-                cp.stop_blocking();
-            }
+        if let Ok(mut guard) = self.running.lock()
+            && let Some(Running::Local(mut cp)) = guard.take()
+        {
+            cp.stop_blocking();
         }
     }
 }

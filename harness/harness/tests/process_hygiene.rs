@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 fn alive(pid: u32) -> bool {
     // A zombie still has a /proc entry; count only processes that are not yet reaped *and* not zombies.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| !stat.split_whitespace().nth(2).is_some_and(|state| state == "Z"))
+        .map(|stat| stat.split_whitespace().nth(2).is_none_or(|state| state != "Z"))
         .unwrap_or(false)
 }
 

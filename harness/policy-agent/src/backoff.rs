@@ -57,33 +57,6 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
         .or_else(|| v.parse::<f64>().ok().filter(|s| *s >= 0.0).map(Duration::from_secs_f64))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn delays_grow_and_stay_under_the_cap() {
-        let p = RetryPolicy::new(5, Duration::from_millis(100), Duration::from_secs(1));
-        assert_eq!(p.ceiling(0), Duration::from_millis(100));
-        assert_eq!(p.ceiling(3), Duration::from_millis(800));
-        assert_eq!(p.ceiling(30), Duration::from_secs(1));
-        for n in 0..10 {
-            let d = p.delay(n);
-            assert!(d <= p.ceiling(n) && d >= p.ceiling(n) / 10, "{d:?}");
-        }
-    }
-
-    #[test]
-    fn retry_after_wins_but_is_capped() {
-        let p = RetryPolicy::new(5, Duration::from_millis(100), Duration::from_secs(3));
-        assert_eq!(p.delay_with_hint(0, Some(Duration::from_secs(2))), Duration::from_secs(2));
-        assert_eq!(p.delay_with_hint(0, Some(Duration::from_secs(60))), Duration::from_secs(3));
-        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
-    }
-}
-
 /// What a retry loop needs to know about an error.
 pub trait Retryable {
     /// Whether trying again could succeed (throttling, 5xx, transport faults).
@@ -114,5 +87,32 @@ where
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_and_stay_under_the_cap() {
+        let p = RetryPolicy::new(5, Duration::from_millis(100), Duration::from_secs(1));
+        assert_eq!(p.ceiling(0), Duration::from_millis(100));
+        assert_eq!(p.ceiling(3), Duration::from_millis(800));
+        assert_eq!(p.ceiling(30), Duration::from_secs(1));
+        for n in 0..10 {
+            let d = p.delay(n);
+            assert!(d <= p.ceiling(n) && d >= p.ceiling(n) / 10, "{d:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_wins_but_is_capped() {
+        let p = RetryPolicy::new(5, Duration::from_millis(100), Duration::from_secs(3));
+        assert_eq!(p.delay_with_hint(0, Some(Duration::from_secs(2))), Duration::from_secs(2));
+        assert_eq!(p.delay_with_hint(0, Some(Duration::from_secs(60))), Duration::from_secs(3));
+        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
     }
 }

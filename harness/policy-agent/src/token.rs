@@ -65,10 +65,10 @@ impl TokenSource {
     /// Holding the lock while fetching makes concurrent callers share one request.
     pub async fn token(&self) -> Result<String, HttpError> {
         let mut cached = self.cached.lock().await;
-        if let Some((token, renew_at)) = cached.as_ref() {
-            if Instant::now() < *renew_at {
-                return Ok(token.clone());
-            }
+        if let Some((token, renew_at)) = cached.as_ref()
+            && Instant::now() < *renew_at
+        {
+            return Ok(token.clone());
         }
         let fresh = retry(self.retry, || self.fetch(), |e, wait| {
             tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "token request failed; retrying");

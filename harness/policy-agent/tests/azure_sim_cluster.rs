@@ -40,7 +40,7 @@ async fn assignment_lifecycle_and_failed_download_against_azure_sim_and_the_clus
     let out = refresh.refresh().await.unwrap();
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     let name = configmap_name("no-privileged", &id);
-    assert_eq!(policy_configmap_names(&api).await, [name.clone()]);
+    assert_eq!(policy_configmap_names(&api).await, std::slice::from_ref(&name));
     let rego = api.get(&name).await.unwrap().data.unwrap()[DATA_KEY].clone();
     assert!(rego.contains(&id) && !rego.contains("{{AzurePolicyID}}"), "{rego}");
 

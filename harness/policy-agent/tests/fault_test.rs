@@ -121,7 +121,7 @@ pub fn compare(generated: &[Report], held: &[Report]) -> (usize, usize) {
     for r in held {
         per_cycle.entry(r.cycle).or_default().push(r);
     }
-    let lost = generated.iter().filter(|g| !per_cycle.get(&g.cycle).is_some_and(|v| v.iter().any(|h| *h == *g))).count();
+    let lost = generated.iter().filter(|g| !per_cycle.get(&g.cycle).is_some_and(|v| v.contains(g))).count();
     let duplicated = per_cycle.values().map(|v| v.len().saturating_sub(1)).sum();
     (lost, duplicated)
 }

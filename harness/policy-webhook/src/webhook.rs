@@ -76,7 +76,7 @@ pub async fn start(
         Some(client) => {
             let loader = PolicyLoader::new(state.clone(), options.policy_namespace.clone());
             background.push(tokio::spawn(loader.run(client.clone())));
-            for spec in options.replicate.iter().cloned() {
+            for spec in options.replicate.clone() {
                 state.readiness.replicator_started();
                 let (client, state) = (client.clone(), state.clone());
                 background.push(tokio::spawn(async move {

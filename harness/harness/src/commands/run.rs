@@ -12,12 +12,12 @@ pub struct RunCommand {
 }
 
 pub async fn run(cmd: RunCommand) -> anyhow::Result<ExitCode> {
-    if cmd.cluster == cluster::Backend::K3s {
-        if let Err(why) = cluster::k3s::probe_docker().await {
-            println!("Docker not available: k3s backend skipped ({why})");
-            println!("harness: 0 passed, 0 failed, 0 skipped");
-            return Ok(ExitCode::SUCCESS);
-        }
+    if cmd.cluster == cluster::Backend::K3s
+        && let Err(why) = cluster::k3s::probe_docker().await
+    {
+        println!("Docker not available: k3s backend skipped ({why})");
+        println!("harness: 0 passed, 0 failed, 0 skipped");
+        return Ok(ExitCode::SUCCESS);
     }
     let name = match cmd.cluster {
         cluster::Backend::Local => "local",

@@ -142,10 +142,10 @@ impl AksWorld {
         if self.injected_faults {
             self.env.sim.faults().clear();
         }
-        if let Some(id) = &self.cluster_id {
-            if let Err(e) = self.env.addon.reset(id).await {
-                problems.push(format!("add-on removal: {e}"));
-            }
+        if let Some(id) = &self.cluster_id
+            && let Err(e) = self.env.addon.reset(id).await
+        {
+            problems.push(format!("add-on removal: {e}"));
         }
         let client = self.client();
         for (object, ns) in self.created_objects.drain(..).rev() {

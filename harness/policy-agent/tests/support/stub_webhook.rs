@@ -23,7 +23,7 @@ pub async fn mount_changing(server: &MockServer, ids: Vec<String>, violations_pe
                 v.push(serde_json::json!({"id": audit_ids[0], "resource": {"kind": "pods", "namespace": "team-a", "name": format!("pod-{k}-{i}")},
                                           "resolution": {"message": format!("violation {i} in scan {k}")}}));
             }
-            if k % 3 == 0 && audit_ids.len() > 1 {
+            if k.is_multiple_of(3) && audit_ids.len() > 1 {
                 v.push(serde_json::json!({"id": audit_ids[1], "resource": {"kind": "services", "namespace": "team-b", "name": "lb"},
                                           "resolution": {"message": "public load balancer"}}));
             }
