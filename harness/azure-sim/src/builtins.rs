@@ -1,110 +1,76 @@
 //! The nine *Kubernetes service* built-ins of the 2019 limited preview, as our own JSON written from
-//! the public facts (GUIDs, display names, `policyId`s, parameters). Their `details.policy` URIs
-//! point at this server, which serves the Rego compiled in from `harness/policy-engine/policies`
-//! (file names fixed in docs/contracts.md §7).
+//! the public facts (display names, descriptions, parameters) over the policy-engine's catalog
+//! (GUIDs, `policyId`s, Rego files; docs/contracts.md §7). Their `details.policy` URIs point at this
+//! server, which serves that Rego.
 
+use policy_engine::builtins::{self as engine, BuiltinPolicy};
 use serde_json::{Value, json};
 
-/// One built-in definition.
+/// One built-in definition: the policy (GUID, `policyId`, Rego file, parameter name) from the
+/// engine's catalog, described for ARM.
 pub struct Builtin {
-    pub guid: &'static str,
+    pub policy: &'static BuiltinPolicy,
     /// Display name without the `[Limited Preview]: ` prefix.
     pub display_name: &'static str,
-    pub policy_id: &'static str,
-    pub file: &'static str,
-    pub rego: &'static str,
-    /// The user parameter, if any: (name, display name, example).
-    pub parameter: Option<(&'static str, &'static str, &'static str)>,
+    /// The user parameter's display name and example, if the policy has a parameter.
+    pub parameter: Option<(&'static str, &'static str)>,
     pub description: &'static str,
-}
-
-macro_rules! rego {
-    ($file:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../policy-engine/policies/", $file))
-    };
 }
 
 /// The catalog, in the order of the public table.
 pub const BUILTINS: &[Builtin] = &[
     Builtin {
-        guid: "5f86cb6e-c4da-441b-807c-44bd0cc14e66",
+        policy: &engine::CONTAINER_ALLOWED_IMAGES,
         display_name: "Ensure only allowed container images in AKS",
-        policy_id: "ContainerAllowedImages",
-        file: "container-allowed-images.rego",
-        rego: rego!("container-allowed-images.rego"),
-        parameter: Some(("allowedContainerImagesRegex", "Allowed container images regex", "^.+azurecr.io/.+$")),
+        parameter: Some(("Allowed container images regex", "^.+azurecr.io/.+$")),
         description: "Containers may only use images whose name matches the given regular expression.",
     },
     Builtin {
-        guid: "0f636243-1b1c-4d50-880f-310f6199f2cb",
+        policy: &engine::CONTAINER_ALLOWED_PORTS,
         display_name: "Ensure containers listen only on allowed ports in AKS",
-        policy_id: "ContainerAllowedPorts",
-        file: "container-allowed-ports.rego",
-        rego: rego!("container-allowed-ports.rego"),
-        parameter: Some(("allowedContainerPortsRegex", "Allowed container ports regex", "^(443|446)$")),
+        parameter: Some(("Allowed container ports regex", "^(443|446)$")),
         description: "Containers may only expose ports whose number matches the given regular expression.",
     },
     Builtin {
-        guid: "7ce7ac02-a5c6-45d6-8d1b-844feb1c1531",
+        policy: &engine::CONTAINER_NO_PRIVILEGE,
         display_name: "Do not allow privileged containers in AKS",
-        policy_id: "ContainerNoPrivilege",
-        file: "container-no-privilege.rego",
-        rego: rego!("container-no-privilege.rego"),
         parameter: None,
         description: "Containers may not run with the privileged flag set.",
     },
     Builtin {
-        guid: "a2d3ed81-8d11-4079-80a5-1faadc0024f4",
+        policy: &engine::CONTAINER_RESOURCE_LIMITS,
         display_name: "Ensure CPU and memory resource limits defined on containers in AKS",
-        policy_id: "ContainerResourceLimits",
-        file: "container-resource-limits.rego",
-        rego: rego!("container-resource-limits.rego"),
         parameter: None,
         description: "Every container must declare CPU and memory limits.",
     },
     Builtin {
-        guid: "d011d9f7-ba32-4005-b727-b3d09371ca60",
+        policy: &engine::INGRESS_HOSTNAMES_CONFLICT,
         display_name: "Enforce unique ingress hostnames across namespaces in AKS",
-        policy_id: "UniqueIngressHostnames",
-        file: "ingress-hostnames-conflict.rego",
-        rego: rego!("ingress-hostnames-conflict.rego"),
         parameter: None,
         description: "An ingress may not use a host name that another ingress already uses.",
     },
     Builtin {
-        guid: "2fbff515-eecc-4b7e-9b63-fcc7138b7dc3",
+        policy: &engine::INGRESS_HTTPS_ONLY,
         display_name: "Enforce HTTPS ingress in AKS",
-        policy_id: "HttpsIngressOnly",
-        file: "ingress-https-only.rego",
-        rego: rego!("ingress-https-only.rego"),
         parameter: None,
         description: "Ingresses must configure TLS and disable plain HTTP.",
     },
     Builtin {
-        guid: "a74d8f00-2fd9-4ce4-968e-0ee1eb821698",
+        policy: &engine::LOAD_BALANCER_NO_PUBLIC_IPS,
         display_name: "Enforce internal load balancers in AKS",
-        policy_id: "LoadBalancersInternal",
-        file: "load-balancer-no-public-ips.rego",
-        rego: rego!("load-balancer-no-public-ips.rego"),
         parameter: None,
         description: "Services of type LoadBalancer must be internal (no public IP).",
     },
     Builtin {
-        guid: "16c6ca72-89d2-4798-b87e-496f9de7fcb7",
+        policy: &engine::POD_ENFORCE_LABELS,
         display_name: "Enforce labels on pods in AKS",
-        policy_id: "PodEnforceLabels",
-        file: "pod-enforce-labels.rego",
-        rego: rego!("pod-enforce-labels.rego"),
-        parameter: Some(("commaSeparatedListOfLabels", "Comma-separated list of labels", "test1,test2")),
+        parameter: Some(("Comma-separated list of labels", "test1,test2")),
         description: "Pods must carry every label key in the given comma-separated list.",
     },
     Builtin {
-        guid: "25dee3db-6ce0-4c02-ab5d-245887b24077",
+        policy: &engine::SERVICE_ALLOWED_PORTS,
         display_name: "Ensure services listen only on allowed ports in AKS",
-        policy_id: "ServiceAllowedPorts",
-        file: "service-allowed-ports.rego",
-        rego: rego!("service-allowed-ports.rego"),
-        parameter: Some(("allowedServicePortsRegex", "Allowed service ports regex", "^(443|446)$")),
+        parameter: Some(("Allowed service ports regex", "^(443|446)$")),
         description: "Services may only expose ports whose number matches the given regular expression.",
     },
 ];
@@ -114,12 +80,12 @@ const PREVIEW_NOTE: &str = " Limited preview policies only work for subscription
 
 /// Finds a built-in by GUID (case-insensitive).
 pub fn find(guid: &str) -> Option<&'static Builtin> {
-    BUILTINS.iter().find(|b| b.guid.eq_ignore_ascii_case(guid))
+    BUILTINS.iter().find(|b| b.policy.guid.eq_ignore_ascii_case(guid))
 }
 
 /// The Rego of a built-in by file name.
 pub fn rego(file: &str) -> Option<&'static str> {
-    BUILTINS.iter().find(|b| b.file == file).map(|b| b.rego)
+    engine::by_file(file).map(|p| p.source)
 }
 
 /// The definition body, with `details.policy` on this server (`base` = its base URL).
@@ -130,8 +96,9 @@ pub fn definition(b: &Builtin, base: &str) -> Value {
             "metadata": {"displayName": "Effect", "description": "Enable or disable the execution of the policy"},
         }
     });
-    let mut details = json!({"policyId": b.policy_id, "policy": format!("{base}/policies/kubernetes/{}", b.file)});
-    if let Some((name, display, example)) = b.parameter {
+    let p = b.policy;
+    let mut details = json!({"policyId": p.policy_id, "policy": format!("{base}/policies/kubernetes/{}", p.file)});
+    if let (Some(name), Some((display, example))) = (p.parameter, b.parameter) {
         parameters[name] = json!({
             "type": "String",
             "metadata": {"displayName": display, "description": format!("{display}, for example '{example}'")},
@@ -139,8 +106,8 @@ pub fn definition(b: &Builtin, base: &str) -> Value {
         details["policyParameters"] = json!({ name: format!("[parameters('{name}')]") });
     }
     json!({
-        "id": format!("/providers/Microsoft.Authorization/policyDefinitions/{}", b.guid),
-        "name": b.guid,
+        "id": format!("/providers/Microsoft.Authorization/policyDefinitions/{}", p.guid),
+        "name": p.guid,
         "type": "Microsoft.Authorization/policyDefinitions",
         "properties": {
             "displayName": format!("[Limited Preview]: {}", b.display_name),
@@ -162,12 +129,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nine_builtins_with_their_rego() {
-        assert_eq!(BUILTINS.len(), 9);
+    fn each_engine_builtin_is_described_once_with_its_parameter() {
+        let files: std::collections::BTreeSet<&str> = BUILTINS.iter().map(|b| b.policy.file).collect();
+        assert_eq!(files, engine::BUILTINS.iter().map(|p| p.file).collect());
+        assert_eq!(BUILTINS.len(), engine::BUILTINS.len());
         for b in BUILTINS {
-            assert!(b.rego.contains("{{AzurePolicyID}}"), "{} lacks the id placeholder", b.file);
-            if let Some((name, ..)) = b.parameter {
-                assert!(b.rego.contains(&format!("{{{{policyParameters.{name}}}}}")), "{} lacks {name}", b.file);
+            let p = b.policy;
+            assert!(p.source.contains("{{AzurePolicyID}}"), "{} lacks the id placeholder", p.file);
+            assert_eq!(p.parameter.is_some(), b.parameter.is_some(), "{}: parameter described iff it exists", p.file);
+            if let Some(name) = p.parameter {
+                assert!(p.source.contains(&format!("{{{{policyParameters.{name}}}}}")), "{} lacks {name}", p.file);
             }
         }
     }

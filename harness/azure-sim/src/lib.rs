@@ -69,5 +69,5 @@ pub mod preview_features {
 
 /// The built-in catalog: `(guid, policyId, rego file name)` of each of the nine 2019 definitions.
 pub fn builtin_definitions() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
-    builtins::BUILTINS.iter().map(|b| (b.guid, b.policy_id, b.file))
+    builtins::BUILTINS.iter().map(|b| (b.policy.guid, b.policy.policy_id, b.policy.file))
 }
