@@ -95,16 +95,18 @@ fn definition_source(path: &Path, req: &CheckRequest) -> Result<PolicySource, Ch
     let details = props.pointer("/policyRule/then/details").ok_or_else(|| bad("no policyRule.then.details".into()))?;
     let uri = details.get("policy").and_then(Value::as_str).ok_or_else(|| bad("no details.policy".into()))?;
     let file = uri.rsplit('/').next().filter(|f| !f.is_empty()).ok_or_else(|| bad(format!("policy URI {uri} has no file name")))?;
-    let beside = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let in_dir = req.policies_dir.as_ref().map(|dir| dir.join(file)).filter(|p| p.is_file());
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let beside = dir.join(file);
+    let in_dir = req.policies_dir.as_ref().map(|d| d.join(file)).filter(|p| p.is_file());
+    let found = |p: PathBuf| read(&p).map(|rego| (p, rego));
     let (rego_path, rego) = match (in_dir, builtins::by_file(file)) {
-        (Some(p), _) => (p.clone(), read(&p)?),
+        (Some(p), _) => found(p)?,
         // Built into the binary, so an installed `harness` needs no source tree.
         (None, Some(builtin)) => (PathBuf::from(format!("built-in:{file}")), builtin.source.to_string()),
-        (None, None) if beside.join(file).is_file() => (beside.join(file), read(&beside.join(file))?),
+        (None, None) if beside.is_file() => found(beside)?,
         (None, None) => {
-            let dir = req.policies_dir.as_ref().map(|d| format!("{}, ", d.display())).unwrap_or_default();
-            return Err(bad(format!("{file} (from {uri}) is not a built-in and was not found in {dir}{}", beside.display())));
+            let searched = req.policies_dir.as_ref().map(|d| format!("{}, ", d.display())).unwrap_or_default();
+            return Err(bad(format!("{file} (from {uri}) is not a built-in and was not found in {searched}{}", dir.display())));
         }
     };
 

@@ -118,11 +118,12 @@ fn audit(objects: usize) -> anyhow::Result<()> {
 }
 
 /// Median and p99 of `updates` changes to existing objects `first + 50 k` (one kind, by the
-/// workload's layout), each replicated and prepared.
+/// workload's layout: the kind repeats every 50 objects), each replicated and prepared.
 fn publish_times(engine: &mut PolicyEngine, first: usize, objects: usize, updates: usize) -> (f64, f64) {
+    let blocks = (objects / 50).max(1);
     let mut times: Vec<Duration> = (0..updates)
         .map(|k| {
-            let (plural, ns, name, obj) = workload::object((first + 50 * k) % objects.max(1));
+            let (plural, ns, name, obj) = workload::object(first + 50 * (k % blocks));
             let t = Instant::now();
             engine.upsert_object(plural, ns.as_deref(), &name, obj);
             engine.prepare();
