@@ -17,6 +17,9 @@ pub(crate) struct Variant {
     pub engine: Engine,
     /// How many lookups were turned into indexed joins ([`crate::joins`]); they read `input.joins`.
     pub joins: usize,
+    /// The key rules of those joins (empty without joins): variants with the same key rules share
+    /// one index.
+    pub keys_module: String,
 }
 
 /// A module that parsed, analysed and passed a trial evaluation. Holds no replicated data.
@@ -86,16 +89,13 @@ pub(crate) fn compile(id: &str, source: &str) -> Result<CompiledModule, ModuleEr
 fn variant(id: &str, source: String, joins: Option<(String, usize)>) -> Result<Variant, ModuleError> {
     let mut engine = base_engine();
     engine.add_policy(ADMISSION_LIBRARY_ID.to_string(), ADMISSION_LIBRARY.to_string()).map_err(|e| module_error(id, &e))?;
-    let count = match joins {
-        Some((keys, count)) => {
-            engine.add_policy(JOIN_KEYS_ID.to_string(), keys).map_err(|e| module_error(id, &e))?;
-            count
-        }
-        None => 0,
-    };
+    let (keys_module, count) = joins.unwrap_or_default();
+    if count > 0 {
+        engine.add_policy(JOIN_KEYS_ID.to_string(), keys_module.clone()).map_err(|e| module_error(id, &e))?;
+    }
     engine.add_policy(id.to_string(), source).map_err(|e| module_error(id, &e))?;
     analyse_now(&mut engine);
-    Ok(Variant { engine, joins: count })
+    Ok(Variant { engine, joins: count, keys_module })
 }
 
 /// Run regorus's analysis (scheduling, indexes) now: any query triggers it, and clones of the engine

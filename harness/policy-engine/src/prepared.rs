@@ -44,9 +44,12 @@ pub(crate) struct Indexed {
 }
 
 impl Indexed {
-    fn prepare(variant: &Variant, matches: &mut dyn FnMut() -> anyhow::Result<Value>) -> Self {
+    /// `built`: an index another variant built with the same key rules, to share.
+    fn prepare(variant: &Variant, matches: &mut dyn FnMut() -> anyhow::Result<Value>, built: Option<Result<JoinIndex, String>>) -> Self {
         let engine = variant.engine.clone();
-        let joins = (variant.joins > 0).then(|| matches().and_then(|m| JoinIndex::build(&engine, variant.joins, &m)).map_err(|e| format!("join index: {e:#}")));
+        let joins = (variant.joins > 0).then(|| {
+            built.unwrap_or_else(|| matches().and_then(|m| JoinIndex::build(&engine, variant.joins, &m)).map_err(|e| format!("join index: {e:#}")))
+        });
         Indexed { engine, joins }
     }
 
@@ -79,8 +82,12 @@ fn prepare(id: &str, module: &Arc<CompiledModule>, data: &ReplicatedData) -> Pre
         }
         computed.clone().ok_or_else(|| anyhow::anyhow!("module reads the whole tree"))
     };
-    let audit = module.audit.as_ref().map(|v| Indexed::prepare(v, &mut matches));
-    let admission = module.admission.as_ref().map(|v| Indexed::prepare(v, &mut matches));
+    let audit = module.audit.as_ref().map(|v| Indexed::prepare(v, &mut matches, None));
+    let admission = module.admission.as_ref().map(|v| {
+        // The same key rules over the same tuples give the same index: build it once.
+        let same = module.audit.as_ref().zip(audit.as_ref()).filter(|(a, _)| a.keys_module == v.keys_module).and_then(|(_, a)| a.joins.clone());
+        Indexed::prepare(v, &mut matches, same)
+    });
     let replicated_matches = if module.admission_reads_matches { matches().ok() } else { None };
     PreparedModule {
         id: id.to_string(),
