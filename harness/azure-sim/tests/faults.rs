@@ -32,15 +32,24 @@ async fn throttle_status_latency_and_drop() {
     assert!(start.elapsed() >= Duration::from_millis(300));
     assert!(faults.remove(id));
 
+    let injected = Instant::now();
     faults.inject(FaultRule::new("/subscriptions/*/resourcegroups", Fault::Drop).for_duration(Duration::from_millis(400))).unwrap();
-    let dropped = w.arm.http.get(w.arm.url(&rgs)).bearer_auth(w.arm.token.clone().unwrap()).send().await;
-    let failed = match dropped {
-        Err(_) => true,
-        Ok(resp) => resp.bytes().await.is_err(),
+    // A raw request: `Ok(true)` when answered 200 in full, `Ok(false)` for another answer, `Err` when dropped.
+    let attempt = || async {
+        let resp = w.arm.http.get(w.arm.url(&rgs)).bearer_auth(w.arm.token.clone().unwrap()).send().await.map_err(|_| ())?;
+        let ok = resp.status() == 200;
+        resp.bytes().await.map(|_| ok).map_err(|_| ())
     };
-    assert!(failed, "a dropped connection must surface as a client error");
-    tokio::time::sleep(Duration::from_millis(450)).await;
-    assert_eq!(w.arm.get(&rgs).await.status, 200, "expires after its duration");
+    assert!(attempt().await.is_err(), "a dropped connection must surface as a client error");
+    // Wait until the rule expires; the first answer must not come before its duration.
+    let recovered = loop {
+        if attempt().await == Ok(true) {
+            break injected.elapsed();
+        }
+        assert!(injected.elapsed() < Duration::from_secs(10), "the drop rule never expired");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(recovered >= Duration::from_millis(400), "expired after {recovered:?}, before its 400 ms");
 }
 
 #[tokio::test]
