@@ -100,9 +100,10 @@ impl PolicyEngine {
     /// Evaluate an AdmissionRequest (see [`crate::admission_review_to_request`]) as Gatekeeper v2
     /// did: every violation whose resource is the object under review.
     ///
-    /// Modules that read data only through `matches` run their admission variant
-    /// (the `subject` module) over their kinds with the request overlaid; the others run Gatekeeper's
-    /// query over the whole tree.
+    /// Modules that read data only through `matches` run their admission variant (subjects bound
+    /// to the request, `subject`), with the replicated `matches` set and join indexes of this
+    /// snapshot where the variant still needs them, the request's tuples swapped in; the others
+    /// run Gatekeeper's query over the whole tree.
     ///
     /// `Err(EvalError::Modules{..})` when any module failed to evaluate; it still carries the other
     /// modules' violations. Gatekeeper v2 allowed such requests (fail open).
