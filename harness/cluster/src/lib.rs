@@ -49,6 +49,8 @@ pub enum ClusterError {
     Kubeconfig(String),
     #[error("Docker not available: k3s backend skipped ({0})")]
     DockerUnavailable(String),
+    #[error("this harness was built without the k3s backend; {}", k3s::HOW_TO_BUILD)]
+    K3sNotBuilt,
     #[error("kubernetes API: {0}")]
     Api(#[from] kube::Error),
 }
@@ -142,7 +144,7 @@ pub async fn start(opts: ClusterOptions) -> Result<Cluster, ClusterError> {
                 .tempdir()
                 .map_err(|e| ClusterError::io("create the run directory", e))?;
             let k = k3s::K3sCluster::start(scratch.path()).await?;
-            let (kc, url, ca) = (k.kubeconfig.clone(), k.server_url.clone(), k.ca_pem.clone());
+            let (kc, url, ca) = (k.kubeconfig().to_path_buf(), k.server_url().to_string(), k.ca_pem().to_string());
             (Running::K3s(Box::new(k)), kc, url, ca, scratch.path().to_path_buf(), Some(scratch))
         }
         Backend::Existing => {
@@ -190,11 +192,32 @@ fn der_to_pem(der: &[u8]) -> String {
 }
 
 static SHARED: tokio::sync::OnceCell<Cluster> = tokio::sync::OnceCell::const_new();
+/// Clusters started by [`another`], stopped at exit with the shared one.
+static OTHERS: Mutex<Vec<&'static Cluster>> = Mutex::new(Vec::new());
+static AT_EXIT: std::sync::Once = std::sync::Once::new();
 
-extern "C" fn stop_shared_at_exit() {
-    if let Some(cluster) = SHARED.get() {
+extern "C" fn stop_clusters_at_exit() {
+    let others = OTHERS.lock().map(|o| o.clone()).unwrap_or_default();
+    for cluster in SHARED.get().into_iter().chain(others) {
         cluster.stop_blocking();
     }
+}
+
+fn stop_at_exit() {
+    // SAFETY: registering a plain extern "C" fn with atexit(3), once.
+    AT_EXIT.call_once(|| unsafe {
+        libc::atexit(stop_clusters_at_exit);
+    });
+}
+
+/// The backend named by `AKS_HARNESS_CLUSTER` (`local` by default).
+fn backend_from_env() -> Result<Backend, ClusterError> {
+    std::env::var("AKS_HARNESS_CLUSTER")
+        .ok()
+        .map(|b| b.parse::<Backend>())
+        .transpose()
+        .map_err(ClusterError::Kubeconfig)
+        .map(Option::unwrap_or_default)
 }
 
 /// The cluster shared by everything in this process, booted on first use with the backend named by
@@ -203,20 +226,21 @@ extern "C" fn stop_shared_at_exit() {
 pub async fn shared() -> Result<&'static Cluster, ClusterError> {
     SHARED
         .get_or_try_init(|| async {
-            let backend = std::env::var("AKS_HARNESS_CLUSTER")
-                .ok()
-                .map(|b| b.parse::<Backend>())
-                .transpose()
-                .map_err(ClusterError::Kubeconfig)?
-                .unwrap_or_default();
-            let cluster = start(ClusterOptions { backend }).await?;
-            // SAFETY: registering a plain extern "C" fn with atexit(3).
-            unsafe {
-                libc::atexit(stop_shared_at_exit);
-            }
+            let cluster = start(ClusterOptions { backend: backend_from_env()? }).await?;
+            stop_at_exit();
             Ok(cluster)
         })
         .await
+}
+
+/// One more cluster for this process, beside [`shared`], with the same backend and the same
+/// lifetime: stopped when the process exits. For work that needs a cluster of its own, such as
+/// scenarios running at once that each install the cluster-wide add-on.
+pub async fn another() -> Result<&'static Cluster, ClusterError> {
+    let cluster: &'static Cluster = Box::leak(Box::new(start(ClusterOptions { backend: backend_from_env()? }).await?));
+    OTHERS.lock().expect("cluster list lock").push(cluster);
+    stop_at_exit();
+    Ok(cluster)
 }
 
 impl Cluster {
@@ -302,9 +326,7 @@ impl Cluster {
         let running = self.running.lock().expect("cluster lock").take();
         match running {
             Some(Running::Local(mut cp)) => cp.stop().await,
-            Some(Running::K3s(k)) => {
-                let _ = k.container.rm().await;
-            }
+            Some(Running::K3s(k)) => k.remove().await,
             _ => {}
         }
     }

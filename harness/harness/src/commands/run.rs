@@ -19,6 +19,9 @@ pub async fn run(cmd: RunCommand) -> anyhow::Result<ExitCode> {
         println!("harness: 0 passed, 0 failed, 0 skipped");
         return Ok(ExitCode::SUCCESS);
     }
+    if cmd.cluster == cluster::Backend::K3s && !cluster::k3s::BUILT_IN {
+        anyhow::bail!("this harness was built without the k3s backend; {}", cluster::k3s::HOW_TO_BUILD);
+    }
     let name = match cmd.cluster {
         cluster::Backend::Local => "local",
         cluster::Backend::K3s => "k3s",
@@ -26,7 +29,6 @@ pub async fn run(cmd: RunCommand) -> anyhow::Result<ExitCode> {
     };
     // SAFETY: set before any other thread reads the environment (the runtime has not spawned work).
     unsafe { std::env::set_var("AKS_HARNESS_CLUSTER", name) };
-    let opts = cmd.args.apply(harness::default_run_options().await);
-    let summary = harness::runner::run::<harness::world::AksWorld>(opts).await?;
+    let summary = harness::run_scenarios(cmd.args).await?;
     Ok(if summary.succeeded() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

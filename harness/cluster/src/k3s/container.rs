@@ -1,58 +1,21 @@
-//! k3s in Docker via testcontainers, for users who have a Docker engine.
-//!
-//! Without a Docker engine this backend is skipped with a clear reason rather than failing: the
-//! engine is probed first (`GET /_ping` on the socket, 3 s timeout), which answers in milliseconds.
+//! The k3s container (cargo feature `k3s`).
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use testcontainers_modules::k3s::{K3s, KUBE_SECURE_PORT};
 use testcontainers_modules::testcontainers::core::Host;
 use testcontainers_modules::testcontainers::runners::AsyncRunner;
 use testcontainers_modules::testcontainers::{ContainerAsync, ImageExt};
 
+use super::{HOST_FROM_CONTAINER, K3S_TAG, probe_docker};
 use crate::ClusterError;
-
-/// The k3s image tag (the module's default is 1.28; we track the apiserver minor we build locally).
-pub const K3S_TAG: &str = "v1.36.3-k3s1";
-/// The name under which the container reaches the host (webhooks served by the harness).
-pub const HOST_FROM_CONTAINER: &str = "host.docker.internal";
-
-/// The Docker socket path from `DOCKER_HOST` (unix only) or the default.
-fn docker_socket() -> PathBuf {
-    std::env::var("DOCKER_HOST")
-        .ok()
-        .and_then(|h| h.strip_prefix("unix://").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("/var/run/docker.sock"))
-}
-
-/// Probes the Docker engine. `Err` carries the reason it is unusable.
-pub async fn probe_docker() -> Result<(), String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let socket = docker_socket();
-    let attempt = async {
-        let mut stream = tokio::net::UnixStream::connect(&socket)
-            .await
-            .map_err(|e| format!("no Docker engine at {}: {e}", socket.display()))?;
-        stream
-            .write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
-            .await
-            .map_err(|e| format!("Docker engine did not accept a request: {e}"))?;
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).await.map_err(|e| format!("Docker engine did not answer: {e}"))?;
-        if reply.ends_with("OK") { Ok(()) } else { Err("Docker engine answered /_ping without OK".to_string()) }
-    };
-    tokio::time::timeout(Duration::from_secs(3), attempt)
-        .await
-        .unwrap_or_else(|_| Err("Docker engine did not answer /_ping within 3 s".to_string()))
-}
 
 /// A running k3s container and the kubeconfig written for it.
 pub struct K3sCluster {
-    pub(crate) container: ContainerAsync<K3s>,
-    pub(crate) kubeconfig: PathBuf,
-    pub(crate) server_url: String,
-    pub(crate) ca_pem: String,
+    container: ContainerAsync<K3s>,
+    kubeconfig: PathBuf,
+    server_url: String,
+    ca_pem: String,
 }
 
 impl std::fmt::Debug for K3sCluster {
@@ -106,5 +69,22 @@ impl K3sCluster {
         let text = serde_yaml::to_string(&doc).map_err(|e| ClusterError::Kubeconfig(e.to_string()))?;
         crate::kubeconfig::write(&kubeconfig, &text)?;
         Ok(Self { container, kubeconfig, server_url, ca_pem })
+    }
+
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    pub fn server_url(&self) -> &str {
+        &self.server_url
+    }
+
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// Removes the container.
+    pub async fn remove(self) {
+        let _ = self.container.rm().await;
     }
 }
