@@ -32,6 +32,7 @@ Feature: Denials at admission
       | Enforce unique ingress hostnames across namespaces in AKS          | unique-hosts    |                             |                  | existing-ingress | conflicting-ingress  | other-host-ingress     | ingress host conflicts with an existing ingress existing in the {ns:team-b} namespace       |
       | Enforce labels on pods in AKS                                      | pod-labels      | commaSeparatedListOfLabels  | test1,test2      | nothing          | unlabelled-pod       | labelled-pod           | required label test1 is missing for pod: unlabelled                                        |
 
+  @smoke
   Scenario: The message names the assignment that denied the request
     Given the policy "Do not allow privileged containers in AKS" is assigned as "no-privileged"
     And a refresh cycle has completed

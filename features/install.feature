@@ -14,6 +14,8 @@ Feature: Installing the add-on
     And the output field "provisioningState" is "Succeeded"
     And the namespace "azure-policy" exists
     And the webhook configuration "gatekeeper" exists
+    And the Deployment "azure-policy" in the add-on namespace shows "1/1" ready
+    And the Deployment "azure-policy-webhook" in the add-on namespace shows "1/1" ready
 
   Scenario: az aks show reports the add-on enabled
     Given the azure-policy add-on is enabled

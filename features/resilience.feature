@@ -22,7 +22,9 @@ Feature: Resilience
     And the azure-policy add-on is enabled
     And a namespace "team-a"
     When the webhook process is killed
-    And I create the fixture "denials/plain-pod.yaml" in namespace "team-a"
+    Then the Deployment "azure-policy-webhook" in the add-on namespace shows "0/1" ready
+    And the Deployment "azure-policy" in the add-on namespace shows "1/1" ready
+    When I create the fixture "denials/plain-pod.yaml" in namespace "team-a"
     Then the request fails with "failed calling webhook"
 
   Scenario: Throttled assignment downloads are retried

@@ -33,9 +33,25 @@ enum Command {
     /// Performance figures.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
+    /// The add-on's webhook process, as the add-on lifecycle starts it (same flags as `policy-webhook`).
+    #[command(disable_help_flag = true)]
+    Webhook {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
+    /// The add-on's agent process, as the add-on lifecycle starts it (same flags as `policy-agent`).
+    #[command(disable_help_flag = true)]
+    Agent {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
+    // `harness webhook …` and `harness agent …` are the add-on's processes: one binary holds all.
+    if let Some(code) = harness::addon_lifecycle::dispatch_addon_process() {
+        return code;
+    }
     pki::install_ring_provider();
     harness::init_tracing();
     let cli = Cli::parse();
@@ -48,6 +64,8 @@ fn main() -> std::process::ExitCode {
             Command::Azure(c) => commands::azure::run(c).await,
             Command::Policy(c) => commands::policy::run(c).await,
             Command::Bench(c) => commands::bench::run(c).await,
+            // Handled by dispatch_addon_process before parsing; listed for --help.
+            Command::Webhook { .. } | Command::Agent { .. } => unreachable!("add-on roles are dispatched first"),
         }
     });
     match result {

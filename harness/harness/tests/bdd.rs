@@ -5,17 +5,22 @@
 #[path = "../src/steps/mod.rs"]
 mod steps;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    // The add-on's processes are this executable in a role (see dispatch_addon_process).
+    if let Some(code) = harness::addon_lifecycle::dispatch_addon_process() {
+        return code;
+    }
+    tokio::runtime::Runtime::new().expect("tokio runtime").block_on(scenarios())
+}
+
+async fn scenarios() -> std::process::ExitCode {
     if std::env::var_os("HARNESS_SKIP_SCENARIOS").is_some() {
         eprintln!("bdd: scenarios skipped (HARNESS_SKIP_SCENARIOS is set)");
         return std::process::ExitCode::SUCCESS;
     }
     pki::install_ring_provider();
     harness::init_tracing();
-    let args = harness::runner::RunArgs::from_env();
-    let opts = args.apply(harness::default_run_options().await);
-    match harness::runner::run::<harness::world::AksWorld>(opts).await {
+    match harness::run_scenarios(harness::runner::RunArgs::from_env()).await {
         Ok(summary) if summary.succeeded() => std::process::ExitCode::SUCCESS,
         Ok(_) => std::process::ExitCode::FAILURE,
         Err(err) => {

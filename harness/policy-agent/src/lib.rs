@@ -68,3 +68,52 @@ pub mod server;
 pub mod token;
 pub mod triggers;
 pub mod webhook_client;
+
+/// The whole `policy-agent` process: parses `args` (the first is the program name), logs to stderr,
+/// runs until its loops end or SIGINT/SIGTERM. The standalone binary and the multicall
+/// `harness agent` both start here, so they cannot differ.
+pub fn process_main<I, T>(args: I) -> std::process::ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::Parser as _;
+    pki::install_ring_provider();
+    let cfg = config::Config::parse_from(args);
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_ansi(false)
+        .try_init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("policy-agent: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let handle = match agent::start(cfg).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "policy-agent failed to start");
+                eprintln!("policy-agent: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("policy-agent: cannot handle SIGTERM: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        tokio::select! {
+            _ = handle.wait() => {}
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; exiting"),
+            _ = term.recv() => tracing::info!("terminated; exiting"),
+        }
+        std::process::ExitCode::SUCCESS
+    })
+}

@@ -208,6 +208,41 @@ async fn unregister(args: UnregisterArgs) -> anyhow::Result<()> {
 }
 
 /// Runs a parsed command line.
+/// The whole `policy-webhook` process: parses `args` (the first is the program name), logs JSON to
+/// stderr (stdout carries the listening address line) and runs. The standalone binary and the
+/// multicall `harness webhook` both start here, so they cannot differ.
+pub fn process_main<I, T>(args: I) -> std::process::ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use tracing_subscriber::EnvFilter;
+    pki::install_ring_provider();
+    let cli = Cli::parse_from(args);
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_writer(std::io::stderr)
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .try_init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("policy-webhook: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "policy-webhook failed");
+            eprintln!("policy-webhook: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,

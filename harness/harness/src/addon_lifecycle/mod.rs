@@ -8,6 +8,9 @@
 //! 3. `policy-webhook` and `policy-agent` processes with their own ServiceAccount tokens;
 //! 4. the webhook configuration with the caBundle, proven in force by a dry-run probe.
 //!
+//! Its Deployments report the processes' liveness (`kubectl get deploy` shows `1/1`, or `0/1` after a
+//! crash): see `workload_status`.
+//!
 //! **Uninstall**: the webhook configuration first (so nothing is denied after removal), then the
 //! processes, then the namespace, waiting until it is gone.
 //!
@@ -17,10 +20,10 @@
 
 mod objects;
 mod processes;
+mod workload_status;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,6 +32,7 @@ use kube::api::{Api, DeleteParams};
 use policy_webhook::{FailurePolicy, Registration};
 
 pub use objects::{AGENT_ACCOUNT, WEBHOOK_ACCOUNT};
+pub use processes::{AddonProcess, dispatch_addon_process};
 
 /// What can go wrong installing or removing the add-on. Messages end up in the LRO's error.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +43,7 @@ pub enum LifecycleError {
     Cluster(#[from] cluster::ClusterError),
     #[error("certificates: {0}")]
     Pki(#[from] pki::PkiError),
-    #[error("{name} not found (looked in {searched}); build it with `cargo build --workspace` or set AKS_HARNESS_BIN_DIR")]
+    #[error("{name} not found (looked in {searched}); this executable cannot start the add-on itself (its main does not call dispatch_addon_process): run it through `harness`, or build the binary with `cargo build -p {name}` and set AKS_HARNESS_BIN_DIR")]
     BinaryMissing { name: String, searched: String },
     #[error("{name} did not become ready: {why}; log {}:\n{tail}", log.display())]
     NotReady { name: String, why: String, log: PathBuf, tail: String },
@@ -113,6 +117,7 @@ struct Inner {
     cluster: &'static cluster::Cluster,
     run_dir: PathBuf,
     settings: Mutex<HashMap<String, AddonSettings>>,
+    defaults: Mutex<AddonSettings>,
     installs: tokio::sync::Mutex<HashMap<String, Installed>>,
     counter: std::sync::atomic::AtomicUsize,
 }
@@ -139,6 +144,7 @@ impl AddonLifecycle {
                 cluster,
                 run_dir: run_dir.into(),
                 settings: Mutex::new(HashMap::new()),
+                defaults: Mutex::new(AddonSettings::default()),
                 installs: tokio::sync::Mutex::new(HashMap::new()),
                 counter: Default::default(),
             }),
@@ -150,8 +156,15 @@ impl AddonLifecycle {
         self.inner.settings.lock().unwrap().insert(cluster_id.to_ascii_lowercase(), settings);
     }
 
+    /// Settings for installs of every managed cluster without settings of its own (`harness up`'s
+    /// intervals).
+    pub fn configure_defaults(&self, settings: AddonSettings) {
+        *self.inner.defaults.lock().unwrap() = settings;
+    }
+
     fn settings_for(&self, cluster_id: &str) -> AddonSettings {
-        self.inner.settings.lock().unwrap().get(&cluster_id.to_ascii_lowercase()).cloned().unwrap_or_default()
+        let own = self.inner.settings.lock().unwrap().get(&cluster_id.to_ascii_lowercase()).cloned();
+        own.unwrap_or_else(|| self.inner.defaults.lock().unwrap().clone())
     }
 
     /// Runs `f` on the install of `cluster_id`.
@@ -190,6 +203,9 @@ impl AddonLifecycle {
         let started = Instant::now();
         let installed = self.start(req, settings).await?;
         tracing::info!(cluster = %req.cluster_id, seconds = started.elapsed().as_secs_f64(), "add-on installed");
+        let (client, ns, dir) = (self.inner.cluster.client(), installed.settings.namespace.clone(), installed.dir.clone());
+        workload_status::report_all(&client, &ns, [true, true]).await?;
+        workload_status::watch(self.clone(), client, ns, key.clone(), dir);
         installs.insert(key, installed);
         Ok(())
     }
@@ -231,7 +247,7 @@ impl AddonLifecycle {
         let key_file = write("webhook.key", &serving.key_pem)?;
         let webhook_http = http_client(Some(&ca.cert_pem()));
 
-        let mut webhook_cmd = Command::new(processes::find_binary("policy-webhook")?);
+        let mut webhook_cmd = processes::command_for(AddonProcess::Webhook)?;
         webhook_cmd
             .arg("serve")
             .arg(format!("--listen={}:0", cluster.webhook_bind_ip()))
@@ -254,7 +270,7 @@ impl AddonLifecycle {
             Some(pem) => Some(write("dataplane-ca.crt", pem)?),
             None => None,
         };
-        let mut agent_cmd = Command::new(processes::find_binary("policy-agent")?);
+        let mut agent_cmd = processes::command_for(AddonProcess::Agent)?;
         agent_cmd
             .env("REFRESH_INTERVAL", format!("{}ms", settings.refresh_interval.as_millis()))
             .env("AUDIT_INTERVAL", format!("{}ms", settings.audit_interval.as_millis()))
@@ -316,6 +332,7 @@ impl AddonLifecycle {
         policy_webhook::registration::unregister(&client, &installed.registration.name).await?;
         installed.agent.stop().await;
         installed.webhook.stop().await;
+        workload_status::report_all(&client, &installed.settings.namespace, [false, false]).await?;
         Ok(client)
     }
 

@@ -2,7 +2,8 @@
 //! are ready. Their output goes to per-install log files: the "add-on logs" scenarios read.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use cluster::Supervised;
@@ -12,25 +13,85 @@ use super::LifecycleError;
 /// How long a process may take to listen and report ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Where `policy-webhook` and `policy-agent` are: `AKS_HARNESS_BIN_DIR`, else next to this
-/// executable (or its parent, for test binaries under `target/<profile>/deps`).
-pub fn find_binary(name: &str) -> Result<PathBuf, LifecycleError> {
+/// The add-on's two processes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddonProcess {
+    Webhook,
+    Agent,
+}
+
+impl AddonProcess {
+    /// The standalone binary's name.
+    pub fn binary_name(self) -> &'static str {
+        match self {
+            AddonProcess::Webhook => "policy-webhook",
+            AddonProcess::Agent => "policy-agent",
+        }
+    }
+
+    /// The role's first argument in a multicall executable (`harness webhook …`).
+    pub fn role(self) -> &'static str {
+        match self {
+            AddonProcess::Webhook => "webhook",
+            AddonProcess::Agent => "agent",
+        }
+    }
+
+    fn from_role(role: &std::ffi::OsStr) -> Option<Self> {
+        [AddonProcess::Webhook, AddonProcess::Agent].into_iter().find(|p| role == p.role())
+    }
+
+    /// Runs this process's `main` with `args` (the first is the program name).
+    fn run(self, args: Vec<std::ffi::OsString>) -> ExitCode {
+        match self {
+            AddonProcess::Webhook => policy_webhook::cli::process_main(args),
+            AddonProcess::Agent => policy_agent::process_main(args),
+        }
+    }
+}
+
+/// Set once this executable has called [`dispatch_addon_process`]: it can then be started again in
+/// a role, so the add-on needs no other binary.
+static MULTICALL: AtomicBool = AtomicBool::new(false);
+
+/// Call first thing in `main` of every executable that installs the add-on (the `harness` binary,
+/// the scenario test). When the arguments ask for an add-on role (`webhook …` or `agent …`), runs
+/// that process to the end and returns its exit code; otherwise returns `None` and marks this
+/// executable as able to play the roles. One build then holds everything, the way k3s ships one
+/// binary, and an installed `harness` is self-contained.
+pub fn dispatch_addon_process() -> Option<ExitCode> {
+    MULTICALL.store(true, Ordering::Relaxed);
+    let mut args = std::env::args_os();
+    let program = args.next()?;
+    let process = AddonProcess::from_role(&args.next()?)?;
+    let name = std::ffi::OsString::from(format!("{} {}", program.to_string_lossy(), process.role()));
+    Some(process.run(std::iter::once(name).chain(args).collect()))
+}
+
+/// The command that starts `process`: the standalone binary from `AKS_HARNESS_BIN_DIR` when set,
+/// else this executable in its role (see [`dispatch_addon_process`]), else the standalone binary
+/// next to this executable (or its parent, for test binaries under `target/<profile>/deps`).
+pub fn command_for(process: AddonProcess) -> Result<Command, LifecycleError> {
+    let name = process.binary_name();
     let mut candidates = Vec::new();
     if let Some(dir) = std::env::var_os("AKS_HARNESS_BIN_DIR") {
         candidates.push(PathBuf::from(dir));
-    }
-    if let Ok(exe) = std::env::current_exe()
-        && let Some(dir) = exe.parent()
-    {
-        candidates.push(dir.to_path_buf());
-        if let Some(parent) = dir.parent() {
-            candidates.push(parent.to_path_buf());
+    } else if let Ok(exe) = std::env::current_exe() {
+        if MULTICALL.load(Ordering::Relaxed) {
+            let mut cmd = Command::new(exe);
+            cmd.arg(process.role());
+            return Ok(cmd);
+        }
+        if let Some(dir) = exe.parent() {
+            candidates.push(dir.to_path_buf());
+            candidates.extend(dir.parent().map(Path::to_path_buf));
         }
     }
     candidates
         .iter()
         .map(|d| d.join(name))
         .find(|p| p.is_file())
+        .map(Command::new)
         .ok_or_else(|| LifecycleError::BinaryMissing {
             name: name.to_string(),
             searched: candidates.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),

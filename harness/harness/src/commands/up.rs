@@ -11,11 +11,23 @@ pub struct UpCommand {
     /// (the default approves them at once, so `az feature register` is enough).
     #[arg(long)]
     manual_approval: bool,
+    /// How often the add-on fetches assignments and rewrites its ConfigMaps (the 2019 add-on: 5m).
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    refresh_interval: std::time::Duration,
+    /// How often the add-on audits the cluster and reports compliance (the 2019 add-on: 5m).
+    /// `az policy state trigger-scan` runs one at once.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    audit_interval: std::time::Duration,
 }
 
 pub async fn run(cmd: UpCommand) -> anyhow::Result<ExitCode> {
     eprintln!("harness up: starting the local cluster and azure-sim (the first run builds the control plane)");
     let env = harness::world::Environment::start(!cmd.manual_approval).await?;
+    env.addon.configure_defaults(harness::addon_lifecycle::AddonSettings {
+        refresh_interval: cmd.refresh_interval,
+        audit_interval: cmd.audit_interval,
+        ..Default::default()
+    });
     let creds = env.sim.default_credentials();
     let token = env.sim.token_for(&creds.subscription_id)?;
     let kubeconfig = env.cluster.kubeconfig_path().display().to_string();

@@ -129,6 +129,11 @@ async fn kill_webhook(world: &mut AksWorld) -> anyhow::Result<()> {
     world.kill_webhook().await
 }
 
+#[then(expr = "the Deployment {string} in the add-on namespace shows {string} ready")]
+async fn deployment_ready(world: &mut AksWorld, name: String, ready: String) -> anyhow::Result<()> {
+    world.wait_deployment_ready(&name, &ready).await
+}
+
 #[then(expr = "the add-on logs contain {string}")]
 async fn logs_contain(world: &mut AksWorld, text: String) -> anyhow::Result<()> {
     let text = world.expand(&text);

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams};
 
@@ -118,6 +119,23 @@ impl AksWorld {
     /// Kills the webhook process as a crash would; its configuration stays registered.
     pub async fn kill_webhook(&self) -> anyhow::Result<()> {
         Ok(self.env.addon.with_installed(self.cluster_id()?, |i| i.webhook.kill_now()).await?)
+    }
+
+    /// Waits until Deployment `name` in the add-on namespace shows `ready` in kubectl's READY
+    /// column (`<readyReplicas>/<spec.replicas>`, e.g. `1/1`), for at most [`LOAD_TIMEOUT`].
+    pub async fn wait_deployment_ready(&self, name: &str, ready: &str) -> anyhow::Result<()> {
+        let api: Api<Deployment> = Api::namespaced(self.client(), &self.policy_namespace());
+        let started = Instant::now();
+        loop {
+            let deployment = api.get(name).await?;
+            let wanted = deployment.spec.and_then(|s| s.replicas).unwrap_or(1);
+            let shown = format!("{}/{wanted}", deployment.status.and_then(|s| s.ready_replicas).unwrap_or(0));
+            if shown == ready {
+                return Ok(());
+            }
+            anyhow::ensure!(started.elapsed() < LOAD_TIMEOUT, "Deployment {name} shows {shown} ready, expected {ready}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// API server audit entries whose response message mentions "admission webhook".
