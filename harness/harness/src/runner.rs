@@ -71,14 +71,62 @@ pub struct RunOptions {
     pub fail_fast: bool,
     /// Report steps without a definition as skipped instead of failed.
     pub allow_undefined_steps: bool,
+    /// Run only this slice of the scenarios (for a CI matrix).
+    pub shard: Option<Shard>,
+    /// Feature paths in the reports are relative to this (the repository root).
+    pub root: PathBuf,
+}
+
+/// `I/N`: the I-th of N deterministic slices of the scenarios, 1-based. A scenario belongs to
+/// slice `hash(feature file name, scenario name, line) mod N`, so the slices do not depend on
+/// the order cucumber finds the files in, on the machine, or on which other scenarios exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let usage = || format!("invalid shard {s:?}: expected I/N with 1 <= I <= N, e.g. 2/4");
+        let (i, n) = s.split_once('/').ok_or_else(usage)?;
+        let (index, count) = (i.trim().parse().map_err(|_| usage())?, n.trim().parse().map_err(|_| usage())?);
+        if index == 0 || count == 0 || index > count {
+            return Err(usage());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl Shard {
+    /// Whether the scenario at `line` of `feature` is in this slice.
+    pub fn contains(&self, feature: &gherkin::Feature, scenario: &gherkin::Scenario) -> bool {
+        // FNV-1a: stable across Rust releases and platforms, unlike `DefaultHasher`.
+        let file = feature.path.as_deref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+        let key = format!("{}\n{}\n{}", file.unwrap_or_else(|| feature.name.clone()), scenario.name, scenario.position.line);
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        (hash % self.count as u64) as usize == self.index - 1
+    }
 }
 
 impl RunOptions {
     /// Options with the defaults: no tag filter, [`DEFAULT_CONCURRENCY`], Docker available,
     /// undefined steps fail.
     pub fn new(features_dir: impl Into<PathBuf>, reports_dir: impl Into<PathBuf>) -> Self {
+        let features_dir = features_dir.into();
+        let root = features_dir.parent().map(PathBuf::from).unwrap_or_default();
         RunOptions {
-            features_dir: features_dir.into(),
+            root,
+            shard: None,
+            features_dir,
             reports_dir: reports_dir.into(),
             tags: None,
             concurrency: DEFAULT_CONCURRENCY,
@@ -106,6 +154,13 @@ pub struct RunArgs {
     /// Stop after the first failed scenario.
     #[arg(long, env = "HARNESS_FAIL_FAST")]
     pub fail_fast: bool,
+    /// Run only slice I of N (e.g. 2/4), for spreading the suite over a CI matrix. The slices are
+    /// deterministic and together hold every scenario exactly once.
+    #[arg(long, env = "HARNESS_SHARD", value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Where to write junit.xml, cucumber.json and index.html [default: reports/ in the checkout].
+    #[arg(long, env = "HARNESS_REPORTS_DIR", value_name = "DIR")]
+    pub reports_dir: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -119,6 +174,8 @@ impl RunArgs {
         opts.tags = self.tags.or(opts.tags);
         opts.concurrency = self.concurrency.unwrap_or(opts.concurrency);
         opts.fail_fast |= self.fail_fast;
+        opts.shard = self.shard.or(opts.shard);
+        opts.reports_dir = self.reports_dir.unwrap_or(opts.reports_dir);
         opts
     }
 }
@@ -199,8 +256,11 @@ where
         println!("harness: no Docker engine: scenarios tagged @{REQUIRES_DOCKER} will be skipped");
     }
 
-    let sources = Rc::new(RefCell::new(Sources::default()));
-    let filter = scenario_filter(tags, opts.docker_available, Rc::clone(&sources));
+    if let Some(shard) = opts.shard {
+        println!("harness: shard {shard}: running only this slice of the scenarios");
+    }
+    let sources = Rc::new(RefCell::new(Sources::with_root(&opts.root)));
+    let filter = scenario_filter(tags, opts.shard, opts.docker_available, Rc::clone(&sources));
     let allow_undefined = opts.allow_undefined_steps;
     let undefined_fails =
         move |f: &gherkin::Feature, r: Option<&gherkin::Rule>, s: &gherkin::Scenario| {
@@ -288,10 +348,15 @@ fn all_tags<'a>(
 /// records the Gherkin details the report needs, for the scenarios it keeps or drops.
 fn scenario_filter(
     tags: Option<TagOperation>,
+    shard: Option<Shard>,
     docker_available: bool,
     sources: Rc<RefCell<Sources>>,
 ) -> impl Fn(&gherkin::Feature, Option<&gherkin::Rule>, &gherkin::Scenario) -> bool + 'static {
     move |feature, rule, scenario| {
+        // Another shard's scenario is not skipped here: it runs there.
+        if shard.is_some_and(|s| !s.contains(feature, scenario)) {
+            return false;
+        }
         let mut tags_here = all_tags(feature, rule, scenario);
         if tags
             .as_ref()
@@ -404,6 +469,38 @@ mod tests {
             (cli.run.concurrency, cli.cluster.as_deref()),
             (Some(2), Some("k3s"))
         );
+    }
+
+    #[test]
+    fn shards_parse_and_say_what_is_wrong() {
+        assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
+        for bad in ["0/3", "4/3", "1/0", "a/2", "3"] {
+            let err = bad.parse::<Shard>().unwrap_err();
+            assert!(err.contains("expected I/N"), "{bad}: {err}");
+        }
+    }
+
+    /// Every scenario lands in exactly one slice, and no slice of a realistic suite is empty.
+    #[test]
+    fn shards_partition_the_scenarios() {
+        let text: String = std::iter::once("Feature: f\n".to_string())
+            .chain((0..7).map(|s| format!("  Scenario: scenario {s}\n    Given a step\n")))
+            .collect();
+        let count = 4;
+        let mut sizes = vec![0; count];
+        for f in 0..10 {
+            let mut feature = gherkin::Feature::parse(&text, gherkin::GherkinEnv::default()).unwrap();
+            feature.path = Some(PathBuf::from(format!("/x/features/f{f}.feature")));
+            for scenario in &feature.scenarios {
+                let owners: Vec<usize> = (1..=count)
+                    .filter(|&index| Shard { index, count }.contains(&feature, scenario))
+                    .collect();
+                assert_eq!(owners.len(), 1, "{f}/{}: {owners:?}", scenario.name);
+                sizes[owners[0] - 1] += 1;
+            }
+        }
+        assert_eq!(sizes.iter().sum::<usize>(), 70);
+        assert!(sizes.iter().all(|&n| n >= 8), "{sizes:?}");
     }
 
     #[test]

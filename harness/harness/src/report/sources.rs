@@ -22,6 +22,9 @@ use super::cucumber_json::{DocString, Element, Feature, Row, RunResult, Status, 
 #[derive(Debug, Default)]
 pub struct Sources {
     features: Vec<FeatureSource>,
+    /// Report paths are relative to this (the repository root), so reports read the same on
+    /// every machine.
+    root: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -65,9 +68,9 @@ impl FeatureSource {
             }
     }
 
-    fn report_feature(&self) -> Feature {
+    fn report_feature(&self, root: Option<&Path>) -> Feature {
         Feature {
-            uri: self.path.as_deref().map(relative),
+            uri: self.path.as_deref().map(|p| relative(p, root)),
             keyword: self.keyword.clone(),
             name: self.name.clone(),
             tags: tags(&self.tags, 0),
@@ -77,6 +80,11 @@ impl FeatureSource {
 }
 
 impl Sources {
+    /// Sources whose report paths are relative to `root`.
+    pub fn with_root(root: impl Into<PathBuf>) -> Self {
+        Sources { features: Vec::new(), root: Some(root.into()) }
+    }
+
     /// Remembers the feature's narrative and the doc strings and tables of a scenario that runs
     /// (its background steps included).
     pub fn record(
@@ -156,11 +164,12 @@ impl Sources {
             let index = match report.iter().position(|f| source.matches(f)) {
                 Some(index) => index,
                 None => {
-                    report.push(source.report_feature());
+                    report.push(source.report_feature(self.root.as_deref()));
                     report.len() - 1
                 }
             };
             let feature = &mut report[index];
+            feature.uri = source.path.as_deref().map(|p| relative(p, self.root.as_deref())).or(feature.uri.take());
             feature.description = source.description.clone();
             for element in &mut feature.elements {
                 for step in &mut element.steps {
@@ -221,16 +230,16 @@ fn extras(step: &gherkin::Step) -> Extras {
     (doc, rows)
 }
 
-/// The path as cucumber's writers show it: relative to the directory cargo runs from.
-fn relative(path: &Path) -> String {
-    let base = ["CARGO_WORKSPACE_DIR", "CARGO_MANIFEST_DIR"]
-        .iter()
-        .find_map(|var| std::env::var_os(var).map(PathBuf::from))
-        .or_else(|| std::env::current_dir().ok());
-    let relative = base
-        .and_then(|base| path.strip_prefix(base).ok())
-        .unwrap_or(path);
-    relative.display().to_string()
+/// The path relative to `root`, else to the working directory, else as it is.
+fn relative(path: &Path, root: Option<&Path>) -> String {
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let bases = root.map(Path::to_path_buf).into_iter().chain(std::env::current_dir().ok());
+    bases
+        .filter_map(|base| base.canonicalize().ok())
+        .find_map(|base| canonical.strip_prefix(base).ok().map(Path::to_path_buf))
+        .unwrap_or(canonical)
+        .display()
+        .to_string()
 }
 
 fn tags(names: &[String], line: usize) -> Vec<Tag> {

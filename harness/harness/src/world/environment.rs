@@ -1,10 +1,16 @@
-//! What every scenario of a run shares: one real cluster, one azure-sim, one add-on lifecycle.
-//! Booted once per process (the first scenario pays for it), torn down at exit.
+//! What a scenario runs on: one real cluster, one azure-sim, one add-on lifecycle. Booted on first
+//! use (the first scenario pays for it), torn down at exit.
+//!
+//! Scenarios that run at once each lease an environment of their own ([`lease`]). The add-on is
+//! cluster-wide, as on AKS (its webhook sees every namespace), so two scenarios installing it in
+//! one cluster would evict each other's add-on. A pool of environments, one per scenario running
+//! at once, keeps `-c N` safe; the local backend boots its control planes in a few seconds.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::OnceCell;
+use tokio::sync::Notify;
 
 use crate::addon_lifecycle::AddonLifecycle;
 
@@ -24,7 +30,6 @@ impl std::fmt::Debug for Environment {
     }
 }
 
-static ENVIRONMENT: OnceCell<Environment> = OnceCell::const_new();
 
 /// The repository root ([`cluster::binaries::checkout_root`]), else the working directory.
 pub fn repo_root() -> PathBuf {
@@ -35,8 +40,11 @@ impl Environment {
     /// Boots (or joins) the shared cluster and starts azure-sim with the add-on lifecycle plugged in.
     /// Scenarios approve preview features explicitly; the `harness up` sandbox auto-approves them.
     pub async fn start(auto_approve_features: bool) -> anyhow::Result<Self> {
+        Self::start_on(cluster::shared().await?, auto_approve_features).await
+    }
+
+    async fn start_on(cluster: &'static cluster::Cluster, auto_approve_features: bool) -> anyhow::Result<Self> {
         pki::install_ring_provider();
-        let cluster = cluster::shared().await?;
         let run_dir = cluster.run_dir().join("harness");
         std::fs::create_dir_all(&run_dir)?;
         let addon = AddonLifecycle::new(cluster, run_dir.clone());
@@ -53,7 +61,70 @@ impl Environment {
     }
 }
 
-/// The environment shared by the scenarios of this process, started on first use.
-pub async fn environment() -> anyhow::Result<&'static Environment> {
-    ENVIRONMENT.get_or_try_init(|| Environment::start(false)).await
+/// How many environments may run at once: the run's concurrency (see [`set_capacity`]).
+static CAPACITY: AtomicUsize = AtomicUsize::new(1);
+static POOL: Mutex<Pool> = Mutex::new(Pool { idle: Vec::new(), started: 0 });
+static RETURNED: Notify = Notify::const_new();
+
+struct Pool {
+    idle: Vec<&'static Environment>,
+    started: usize,
+}
+
+/// Sets how many scenarios may hold an environment at once (the run's concurrency). Only the local
+/// backend boots more than one: an existing cluster is one cluster, and k3s containers are slow to
+/// start.
+pub fn set_capacity(n: usize) {
+    CAPACITY.store(n.max(1), Ordering::Relaxed);
+}
+
+/// An environment held by one scenario; back in the pool when dropped.
+#[derive(Debug)]
+pub struct Lease(&'static Environment);
+
+impl Lease {
+    pub fn env(&self) -> &'static Environment {
+        self.0
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        POOL.lock().expect("environment pool lock").idle.push(self.0);
+        RETURNED.notify_one();
+    }
+}
+
+/// An environment for one scenario: an idle one, a new one while fewer than the capacity exist,
+/// else the next one returned.
+pub async fn lease() -> anyhow::Result<Lease> {
+    let local = cluster::shared().await?.backend() == cluster::Backend::Local;
+    let capacity = if local { CAPACITY.load(Ordering::Relaxed) } else { 1 };
+    loop {
+        let index = {
+            let mut pool = POOL.lock().expect("environment pool lock");
+            if let Some(env) = pool.idle.pop() {
+                return Ok(Lease(env));
+            }
+            (pool.started < capacity).then(|| {
+                pool.started += 1;
+                pool.started - 1
+            })
+        };
+        let Some(index) = index else {
+            RETURNED.notified().await;
+            continue;
+        };
+        let started = async {
+            let cluster = if index == 0 { cluster::shared().await? } else { cluster::another().await? };
+            Environment::start_on(cluster, false).await
+        };
+        return match started.await {
+            Ok(env) => Ok(Lease(Box::leak(Box::new(env)))),
+            Err(e) => {
+                POOL.lock().expect("environment pool lock").started -= 1;
+                Err(e)
+            }
+        };
+    }
 }

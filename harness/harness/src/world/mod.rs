@@ -16,7 +16,7 @@ use crate::az::{AzCli, AzOutput};
 use crate::report::Outcome;
 use crate::runner::ScenarioHooks;
 
-pub use environment::{Environment, environment};
+pub use environment::{Environment, Lease, lease};
 pub use kubernetes::Admission;
 
 static SCENARIOS: AtomicUsize = AtomicUsize::new(0);
@@ -26,6 +26,8 @@ static SCENARIOS: AtomicUsize = AtomicUsize::new(0);
 #[world(init = Self::new)]
 pub struct AksWorld {
     pub env: &'static Environment,
+    /// Holds `env` for this scenario alone; returned to the pool when the World is dropped.
+    _lease: Lease,
     /// A short id, unique in the run, used in namespace names.
     pub id: String,
     pub subscription: azure_sim::SubscriptionCredentials,
@@ -64,13 +66,15 @@ impl std::fmt::Debug for AksWorld {
 impl AksWorld {
     /// A fresh scenario: its own subscription, logged-in `az`, and namespace suffix.
     pub async fn new() -> anyhow::Result<Self> {
-        let env = environment().await?;
+        let lease = lease().await?;
+        let env = lease.env();
         let n = SCENARIOS.fetch_add(1, Ordering::Relaxed);
         let id = format!("s{n}");
         let subscription = env.sim.new_subscription(&format!("scenario {id}"));
         let az = AzCli::for_sim(&env.sim, &subscription.subscription_id).map_err(|e| anyhow::anyhow!("{e:?}"))?;
         Ok(Self {
             env,
+            _lease: lease,
             namespaces: kubernetes::Namespaces::new(&id),
             id,
             subscription,
