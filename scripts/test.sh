@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+echo "== prerequisites"
+bash scripts/prerequisites.sh || { echo "harness: 0 passed, 1 failed (prerequisites)"; exit 1; }
+
 echo "== control plane binaries"
 bash scripts/build-control-plane.sh >/dev/null || exit 1
 
