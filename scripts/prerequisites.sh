@@ -15,8 +15,8 @@ missing() { # tool, how to get it
 }
 
 apt_updated=""
+can_apt() { [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; }
 apt_install() { # package...
-  [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 || return 1
   if [ -z "$apt_updated" ]; then
     apt-get update -qq >/dev/null 2>&1 || return 1
     apt_updated=1
@@ -28,8 +28,10 @@ need() { # "command[|alternative]", Debian package, install hint
   local cmds=$1 pkg=$2 hint=$3 cmd
   have() { for cmd in ${cmds//|/ }; do command -v "$cmd" >/dev/null 2>&1 && return 0; done; return 1; }
   have && return
-  say "installing ${cmds%%|*} (Debian package $pkg)"
-  apt_install "$pkg" && have && return
+  if can_apt; then
+    say "installing ${cmds%%|*} (Debian package $pkg)"
+    apt_install "$pkg" && have && return
+  fi
   missing "${cmds%%|*}" "$hint"
 }
 
