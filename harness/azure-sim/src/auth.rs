@@ -1,5 +1,6 @@
 //! Authentication as Azure Stack / ADFS does it, which is what lets the real `az` log in offline:
-//! an ADFS token endpoint, its OpenID configuration, and the cloud metadata document that
+//! an ADFS token endpoint, its OpenID configuration, the per-tenant OpenID configuration current
+//! CLIs resolve a non-GUID `--tenant` with, and the cloud metadata document that
 //! `az cloud register --endpoint-resource-manager` reads.
 //!
 //! Tokens are JWT-shaped (the CLI decodes the payload) and signed with HMAC-SHA256 under a key kept
@@ -8,7 +9,7 @@
 //! request time, so granting a principal a new subscription needs no new token.
 
 use axum::Json;
-use axum::extract::{Form, State};
+use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -216,11 +217,10 @@ pub async fn token(
     Json(body).into_response()
 }
 
-/// `GET /adfs/.well-known/openid-configuration`: what MSAL reads before asking for a token.
-pub async fn openid_configuration(State(app): State<SharedApp>, headers: HeaderMap) -> Json<Value> {
-    let adfs = format!("{}/adfs", app.request_base(&headers));
-    Json(json!({
-        "issuer": adfs,
+/// An OpenID configuration whose endpoints are our ADFS ones, with the given `issuer`.
+fn openid_document(adfs: &str, issuer: &str) -> Value {
+    json!({
+        "issuer": issuer,
         "token_endpoint": format!("{adfs}/oauth2/token"),
         "authorization_endpoint": format!("{adfs}/oauth2/authorize"),
         "device_authorization_endpoint": format!("{adfs}/oauth2/devicecode"),
@@ -228,7 +228,44 @@ pub async fn openid_configuration(State(app): State<SharedApp>, headers: HeaderM
         "response_types_supported": ["code", "token"],
         "grant_types_supported": ["client_credentials", "password", "refresh_token"],
         "token_endpoint_auth_methods_supported": ["client_secret_post"],
-    }))
+    })
+}
+
+/// `GET /adfs/.well-known/openid-configuration`: what MSAL reads before asking for a token.
+pub async fn openid_configuration(State(app): State<SharedApp>, headers: HeaderMap) -> Json<Value> {
+    let adfs = format!("{}/adfs", app.request_base(&headers));
+    Json(openid_document(&adfs, &adfs))
+}
+
+/// `GET /adfs/{tenant}/v2.0/.well-known/openid-configuration`: how current `az login` resolves a
+/// `--tenant` that is not a GUID (`adfs`, a domain) before logging in. It takes the tenant id from
+/// the `issuer`'s first path segment (`issuer.split("/")[3]`), as on Entra, where the issuer is
+/// `https://login.microsoftonline.com/{tenant-id}/v2.0`, and aborts on anything but 200. We answer
+/// for `adfs` (what our cloud metadata names as the tenant) and for the tenant's GUID, in any
+/// casing; any other tenant gets Entra's `invalid_tenant` (AADSTS90002).
+pub async fn tenant_openid_configuration(
+    State(app): State<SharedApp>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let base = app.request_base(&headers);
+    let tenant_id = app.store.read(|state| state.tenant_id.clone());
+    if !(tenant.eq_ignore_ascii_case("adfs") || tenant.eq_ignore_ascii_case(&tenant_id)) {
+        let body = json!({
+            "error": "invalid_tenant",
+            "error_description": format!(
+                "AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID \
+                 and are signing into the correct cloud. This azure-sim knows the tenants 'adfs' and '{tenant_id}'."
+            ),
+            "error_codes": [90002],
+            "timestamp": chrono::Utc::now().format("%Y-%m-%d %H:%M:%SZ").to_string(),
+            "trace_id": uuid::Uuid::new_v4().to_string(),
+            "correlation_id": uuid::Uuid::new_v4().to_string(),
+            "error_uri": format!("{base}/error?code=90002"),
+        });
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    }
+    Json(openid_document(&format!("{base}/adfs"), &format!("{base}/{tenant_id}/v2.0"))).into_response()
 }
 
 /// `GET /metadata/endpoints`: one document that satisfies both the Azure Stack format (2015-01-01,

@@ -90,10 +90,15 @@ pub fn with_header(mut response: Response, name: header::HeaderName, value: &str
     response
 }
 
+/// Adds `Retry-After: RETRY_AFTER_SECS`: every response that leaves an operation running carries it
+/// (the PUT's 201/200, each 202, each `InProgress` status document).
+pub fn retry_after(response: Response) -> Response {
+    with_header(response, header::RETRY_AFTER, &RETRY_AFTER_SECS.to_string())
+}
+
 /// 202 Accepted with `Location` and `Retry-After` (pattern B), plus `Azure-AsyncOperation` when given.
 pub fn accepted(location: &str, async_operation: Option<&str>) -> Response {
-    let mut response = with_header(StatusCode::ACCEPTED.into_response(), header::LOCATION, location);
-    response = with_header(response, header::RETRY_AFTER, &RETRY_AFTER_SECS.to_string());
+    let mut response = retry_after(with_header(StatusCode::ACCEPTED.into_response(), header::LOCATION, location));
     if let Some(url) = async_operation {
         response = with_header(response, header::HeaderName::from_static("azure-asyncoperation"), url);
     }
@@ -108,7 +113,7 @@ fn find(app: &SharedApp, req: &ArmRequest) -> ArmResult<Operation> {
         .ok_or_else(|| ArmError::not_found("OperationNotFound", format!("The operation '{id}' could not be found.")))
 }
 
-/// `GET …/locations/{l}/operations/{id}`: the status document.
+/// `GET …/locations/{l}/operations/{id}`: the status document, with `Retry-After` while it runs.
 pub fn status(app: &SharedApp, req: &ArmRequest) -> ArmResult<Response> {
     let op = find(app, req)?;
     let mut body = json!({"id": req.path_id(), "name": op.id, "status": op.status, "startTime": op.start_time});
@@ -118,7 +123,11 @@ pub fn status(app: &SharedApp, req: &ArmRequest) -> ArmResult<Response> {
     if let Some(error) = op.error {
         body["error"] = error;
     }
-    Ok(json(StatusCode::OK, body))
+    let running = op.status == "InProgress";
+    let response = json(StatusCode::OK, body);
+    // Pollers read the delay from every response: without it on a running operation, the CLI
+    // waits its 30 s default before the next poll.
+    Ok(if running { retry_after(response) } else { response })
 }
 
 /// `GET …/locations/{l}/operationresults/{id}`: 202 while running, then the result (200/204), or

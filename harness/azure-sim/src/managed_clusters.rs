@@ -126,7 +126,8 @@ fn merged_body(req: &ArmRequest, incoming: Map<String, Value>, existing: Option<
     // service principal) or an omitted field keeps the stored value.
     let mut props = old.and_then(|b| b["properties"].as_object()).cloned().unwrap_or_default();
     props.extend(incoming_props.into_iter().filter(|(_, v)| !v.is_null()));
-    let dns_prefix = props.get("dnsPrefix").and_then(Value::as_str).map_or_else(|| format!("{name}-dns"), str::to_string);
+    let dns_prefix =
+        props.get("dnsPrefix").and_then(Value::as_str).filter(|p| !p.is_empty()).map_or_else(|| format!("{name}-dns"), str::to_string);
     let defaults = [
         ("kubernetesVersion", json!(DEFAULT_VERSION)),
         ("servicePrincipalProfile", json!({"clientId": "msi"})),
@@ -138,8 +139,9 @@ fn merged_body(req: &ArmRequest, incoming: Map<String, Value>, existing: Option<
         ("networkProfile", json!({"networkPlugin": "kubenet"})),
         ("addonProfiles", json!({})),
     ];
+    // An empty string means "the default" too: `az aks create` sends `"kubernetesVersion": ""`.
     for (field, value) in defaults {
-        if props.get(field).is_none_or(Value::is_null) {
+        if props.get(field).is_none_or(|v| v.is_null() || v.as_str() == Some("")) {
             props.insert(field.to_string(), value);
         }
     }
@@ -229,7 +231,7 @@ fn put(app: &SharedApp, req: &ArmRequest, existing: Option<ManagedCluster>) -> A
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     let response = json(status, body);
     let response = lro::with_header(response, HeaderName::from_static("azure-asyncoperation"), &async_url);
-    Ok(lro::with_header(response, axum::http::header::RETRY_AFTER, &lro::RETRY_AFTER_SECS.to_string()))
+    Ok(lro::retry_after(response))
 }
 
 /// The controller's install request; mints (once per cluster) the add-on's service principal.

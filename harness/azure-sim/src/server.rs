@@ -7,7 +7,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::Uri;
 use axum::routing::{delete, get, post};
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
@@ -21,11 +22,13 @@ use crate::state::{SimState, Store, TlsMaterial};
 use crate::subscriptions::SubscriptionCredentials;
 use crate::{admin, arm, auth, dataplane, definitions, faults, features, subscriptions};
 
-/// Every route: our own first, ARM as the fallback, faults in front of all but `/admin`.
+/// Every route: our own first, ARM as the fallback, faults in front of all but `/admin`; repeated
+/// slashes in the path are collapsed before any of them sees it.
 fn router(app: SharedApp) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/adfs/oauth2/token", post(auth::token))
         .route("/adfs/.well-known/openid-configuration", get(auth::openid_configuration))
+        .route("/adfs/{tenant}/v2.0/.well-known/openid-configuration", get(auth::tenant_openid_configuration))
         .route("/metadata/endpoints", get(auth::metadata_endpoints))
         .route("/policies/kubernetes/{file}", get(dataplane::builtin_rego))
         .route("/policies/custom/{file}", get(dataplane::custom_rego))
@@ -39,7 +42,38 @@ fn router(app: SharedApp) -> Router {
         .fallback(arm::handle)
         .layer(axum::middleware::from_fn_with_state(app.clone(), faults::layer))
         .layer(DefaultBodyLimit::max(app.config.max_body_bytes))
-        .with_state(app)
+        .with_state(app);
+    // A layer on a router runs after its routing, so the rewrite wraps a router whose only route is
+    // the fallback to the real one.
+    Router::new().fallback_service(routes).layer(axum::middleware::map_request(collapse_slashes))
+}
+
+/// `az cloud register --endpoint-resource-manager https://127.0.0.1:<port>/` (the trailing slash as
+/// the docs write it) appends `/metadata/endpoints` to the URL as given and asks for
+/// `//metadata/endpoints`. ARM paths already ignore empty segments; this gives our own routes
+/// (`/metadata`, `/adfs`, `/admin`…) the same tolerance.
+async fn collapse_slashes(mut request: Request) -> Request {
+    let uri = request.uri();
+    if !uri.path().contains("//") {
+        return request;
+    }
+    let mut path = String::with_capacity(uri.path().len());
+    for c in uri.path().chars() {
+        if !(c == '/' && path.ends_with('/')) {
+            path.push(c);
+        }
+    }
+    if let Some(query) = uri.query() {
+        path = format!("{path}?{query}");
+    }
+    let mut parts = uri.clone().into_parts();
+    if let Ok(path) = path.parse() {
+        parts.path_and_query = Some(path);
+        if let Ok(collapsed) = Uri::from_parts(parts) {
+            *request.uri_mut() = collapsed;
+        }
+    }
+    request
 }
 
 /// Generates (once; then kept in the state) a CA and a serving certificate for loopback and `ip`.

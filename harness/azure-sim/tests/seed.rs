@@ -14,9 +14,11 @@ async fn seed_sequence_succeeds_in_order() {
     let sub = w.sub.clone();
     let anon = w.arm.with_token(None);
 
-    // 0. `az cloud register` + `az login --service-principal`.
+    // 0. `az cloud register` + `az login --service-principal` (`--tenant adfs` is resolved first).
     let meta = anon.get("/metadata/endpoints?api-version=2022-09-01").await;
     snap("metadata_endpoints", &meta, &w);
+    let tenant = anon.get("/adfs/adfs/v2.0/.well-known/openid-configuration").await;
+    snap("openid_configuration_tenant", &tenant, &w);
     let openid = anon.get("/adfs/.well-known/openid-configuration").await;
     snap("openid_configuration", &openid, &w);
     let form = [("grant_type", "client_credentials"), ("client_id", w.creds.client_id.as_str()), ("client_secret", w.creds.client_secret.as_str()), ("scope", "https://management.azuresim.local//.default")];
@@ -177,4 +179,104 @@ async fn user_login_with_password_and_refresh_token() {
     assert_eq!(w.arm.with_token(Some(refresh)).get("/subscriptions").await.status, 401);
     let wrong = [("grant_type", "password"), ("username", "admin@azuresim.local"), ("password", "nope")];
     assert_eq!(post_form(&w.arm.http, &url, &wrong).await.body["error"], "invalid_grant");
+}
+
+/// `az cloud register --endpoint-resource-manager https://host:port/` (trailing slash, as documented)
+/// asks for `//metadata/endpoints`; repeated slashes are collapsed before routing.
+#[tokio::test]
+async fn cloud_register_with_a_trailing_slash_finds_the_metadata() {
+    let w = world().await;
+    let anon = w.arm.with_token(None);
+    let meta = anon.get("//metadata/endpoints?api-version=2022-09-01").await;
+    assert_eq!(meta.status, 200, "{:?}", meta.body);
+    assert_eq!(meta.body["authentication"]["loginEndpoint"], format!("{}/adfs", w.arm.base));
+    assert_eq!(anon.get("/adfs//adfs/v2.0/.well-known/openid-configuration").await.status, 200);
+    assert_eq!(w.arm.get(&format!("//subscriptions/{}?api-version=2022-12-01", w.sub)).await.status, 200);
+}
+
+/// Current `az login --tenant <name>` resolves a tenant that is not a GUID with
+/// `GET {loginEndpoint}/{tenant}/v2.0/.well-known/openid-configuration`, aborts on anything but 200,
+/// and takes the tenant id from `issuer.split("/")[3]`.
+#[tokio::test]
+async fn login_resolves_the_tenant_by_name_or_guid() {
+    let w = world().await;
+    let anon = w.arm.with_token(None);
+    let tenant = w.sim.tenant_id();
+    let upper = tenant.to_uppercase();
+    for name in ["adfs", "ADFS", tenant.as_str(), upper.as_str()] {
+        let r = anon.get(&format!("/adfs/{name}/v2.0/.well-known/openid-configuration")).await;
+        assert_eq!(r.status, 200, "{name}: {:?}", r.body);
+        let issuer = r.body["issuer"].as_str().expect("issuer");
+        assert_eq!(issuer.split('/').nth(3), Some(tenant.as_str()), "{name}: {issuer}");
+        assert_eq!(r.body["token_endpoint"], format!("{}/adfs/oauth2/token", w.arm.base));
+    }
+    let unknown = anon.get("/adfs/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration").await;
+    assert_eq!((unknown.status, unknown.body["error"].as_str()), (400, Some("invalid_tenant")), "{:?}", unknown.body);
+    assert!(unknown.body["error_description"].as_str().unwrap().starts_with("AADSTS90002: Tenant 'contoso.onmicrosoft.com' not found."));
+    // The tenant-less document MSAL reads for the `/adfs` authority is unchanged.
+    assert_eq!(anon.get("/adfs/.well-known/openid-configuration").await.body["issuer"], format!("{}/adfs", w.arm.base));
+}
+
+/// The CLI polls every `Retry-After` seconds and waits 30 s without it, so every response that
+/// leaves an operation running says `Retry-After: 1`: the cluster PUT's 201 and 200, `InProgress`
+/// status documents, 202s; finished status documents need none.
+#[tokio::test]
+async fn running_operations_tell_pollers_to_come_back_in_one_second() {
+    let w = world().await;
+    w.opt_in().await;
+    w.cluster("rg", "c", false).await;
+    let cluster_path = |name: &str| format!("/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/{name}", w.sub);
+    let path = cluster_path("c");
+    let retry_after = |r: &Resp| r.header("retry-after").map(str::to_string);
+    let one = Some("1".to_string());
+
+    // A create (201) whose install is still running.
+    *w.controller.install_delay.lock().unwrap() = std::time::Duration::from_millis(1500);
+    let body = json!({"location": "westus2", "properties": {"addonProfiles": {"azurepolicy": {"enabled": true}}}});
+    let created = w.arm.put(&cluster_path("d"), body.clone()).await;
+    assert_eq!((created.status, retry_after(&created)), (201, one.clone()), "{:?}", created.body);
+    let status_url = created.header("azure-asyncoperation").unwrap().to_string();
+    let running = w.arm.get(&status_url).await;
+    assert_eq!(running.body["status"], "InProgress", "the install takes 1.5 s");
+    assert_eq!(retry_after(&running), one);
+    let done = w.arm.poll(&status_url).await;
+    assert_eq!((done.body["status"].as_str(), retry_after(&done)), (Some("Succeeded"), None));
+
+    // An update (200): enable-addons on the existing cluster.
+    let enabling = w.arm.put(&path, body).await;
+    assert_eq!((enabling.status, retry_after(&enabling)), (200, one.clone()), "{:?}", enabling.body);
+    let running = w.arm.get(enabling.header("azure-asyncoperation").unwrap()).await;
+    assert_eq!((running.body["status"].as_str(), retry_after(&running)), (Some("InProgress"), one.clone()));
+    w.arm.poll(enabling.header("azure-asyncoperation").unwrap()).await;
+
+    // A delete (202) whose uninstall is still running: Location and status document both say 1.
+    *w.controller.uninstall_delay.lock().unwrap() = std::time::Duration::from_millis(1500);
+    let deleting = w.arm.delete(&path).await;
+    assert_eq!((deleting.status, retry_after(&deleting)), (202, one.clone()));
+    let result = w.arm.get(deleting.header("location").unwrap()).await;
+    assert_eq!((result.status, retry_after(&result)), (202, one.clone()));
+    let running = w.arm.get(deleting.header("azure-asyncoperation").unwrap()).await;
+    assert_eq!((running.body["status"].as_str(), retry_after(&running)), (Some("InProgress"), one));
+    assert_eq!(w.arm.poll(deleting.header("location").unwrap()).await.status, 204);
+}
+
+/// `az aks create` (current CLI) sends empty strings for what it leaves to the service, such as
+/// `"kubernetesVersion": ""`; AKS reads them as "the default", so enable-addons works afterwards.
+#[tokio::test]
+async fn aks_create_empty_strings_mean_the_defaults() {
+    let w = world().await;
+    w.opt_in().await;
+    let body = json!({"location": "westus2", "identity": {"type": "SystemAssigned"}, "properties": {
+        "kubernetesVersion": "", "dnsPrefix": "", "enableRBAC": true,
+        "agentPoolProfiles": [{"name": "nodepool1", "count": 3, "vmSize": "", "orchestratorVersion": "", "mode": "System"}]}});
+    assert_eq!(w.arm.put(&format!("/subscriptions/{}/resourcegroups/rg", w.sub), json!({"location": "westus2"})).await.status, 201);
+    let op = w.put_cluster("rg", "d", body).await;
+    assert_eq!(op.body["status"], "Succeeded", "{:?}", op.body);
+    let path = format!("/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/d", w.sub);
+    let mut cluster = w.arm.get(&path).await;
+    assert_eq!(cluster.body["properties"]["kubernetesVersion"], "1.14.8");
+    assert_eq!(cluster.body["properties"]["dnsPrefix"], "d-dns");
+    cluster.body["properties"]["addonProfiles"] = json!({"azurepolicy": {"enabled": true}});
+    let op = w.put_cluster("rg", "d", cluster.body).await;
+    assert_eq!(op.body["status"], "Succeeded", "{:?}", op.body);
 }

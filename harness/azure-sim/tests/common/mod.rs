@@ -21,6 +21,8 @@ pub struct FakeController {
     pub fail_install: Mutex<Option<String>>,
     /// How long installs take (to hold an operation open).
     pub install_delay: Mutex<std::time::Duration>,
+    /// How long uninstalls take.
+    pub uninstall_delay: Mutex<std::time::Duration>,
 }
 
 impl FakeController {
@@ -44,6 +46,8 @@ impl AddonController for FakeController {
 
     async fn uninstall(&self, cluster_id: &str) -> Result<(), String> {
         self.calls.lock().unwrap().push(format!("uninstall {cluster_id}"));
+        let delay = *self.uninstall_delay.lock().unwrap();
+        tokio::time::sleep(delay).await;
         Ok(())
     }
 
