@@ -1,7 +1,9 @@
 @removal
 Feature: Removing the add-on
   `az aks disable-addons --addons azure-policy` removes the add-on: its webhook configuration first,
-  so that nothing is denied any more, then its processes, then the `azure-policy` namespace.
+  so that nothing is denied any more, then its processes, then it deletes the `azure-policy`
+  namespace. The command returns once the namespace is terminating; Kubernetes removes it a few
+  seconds later.
 
   Background:
     Given a subscription that has opted in to the preview
@@ -15,6 +17,7 @@ Feature: Removing the add-on
     Then the command succeeds
     And the output field "addonProfiles.azurepolicy.enabled" is "false"
     And the webhook configuration "gatekeeper" does not exist
+    And the namespace "azure-policy" is terminating
     And the namespace "azure-policy" does not exist
 
   Scenario: Nothing is denied after removal

@@ -300,8 +300,8 @@ impl AddonLifecycle {
         Ok(Installed { settings, webhook, agent, webhook_url: webhook_local, agent_url, registration, dir })
     }
 
-    /// Removes the add-on of `cluster_id`. `wait_for_namespace` waits until `azure-policy` is gone
-    /// (what disable-addons does); scenario teardown skips the wait and lets the next install wait.
+    /// Removes the add-on of `cluster_id`. `wait_for_namespace` waits until `azure-policy` is gone;
+    /// without it the namespace is left terminating, and the next install waits for it.
     pub async fn uninstall(&self, cluster_id: &str, wait_for_namespace: bool) -> Result<(), LifecycleError> {
         let installed = self.inner.installs.lock().await.remove(&cluster_id.to_ascii_lowercase());
         match installed {
@@ -376,8 +376,11 @@ impl azure_sim::AddonController for AddonLifecycle {
         AddonLifecycle::install(self, req).await.map_err(|e| e.to_string())
     }
 
+    /// Done once nothing of the add-on acts any more (webhook configuration gone, processes
+    /// stopped) and its namespace is being deleted; kube-controller-manager finishes that deletion
+    /// after its fixed 5 s grace period, which `disable-addons` does not wait for.
     async fn uninstall(&self, cluster_id: &str) -> Result<(), String> {
-        AddonLifecycle::uninstall(self, cluster_id, true).await.map_err(|e| e.to_string())
+        AddonLifecycle::uninstall(self, cluster_id, false).await.map_err(|e| e.to_string())
     }
 
     async fn trigger_scan(&self, cluster_id: &str) -> Result<(), String> {

@@ -95,12 +95,28 @@ async fn namespace_exists(world: &mut AksWorld, name: String) -> anyhow::Result<
     Ok(())
 }
 
+/// A deletion was requested and is in progress (the namespace has a deletion timestamp).
+#[then(expr = "the namespace {string} is terminating")]
+async fn namespace_terminating(world: &mut AksWorld, name: String) -> anyhow::Result<()> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(world.client());
+    let found = api.get_opt(&world.namespaces.real(&name)).await?;
+    let found = found.ok_or_else(|| anyhow::anyhow!("namespace {name} does not exist"))?;
+    anyhow::ensure!(found.metadata.deletion_timestamp.is_some(), "namespace {name} is not being deleted: {:?}", found.status);
+    Ok(())
+}
+
+/// Waits out a deletion in progress: kube-controller-manager removes a namespace only after its
+/// fixed 5 s grace period.
 #[then(expr = "the namespace {string} does not exist")]
 async fn namespace_gone(world: &mut AksWorld, name: String) -> anyhow::Result<()> {
     let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(world.client());
-    let found = api.get_opt(&world.namespaces.real(&name)).await?;
-    anyhow::ensure!(found.is_none(), "namespace {name} still exists: {:?}", found.and_then(|n| n.status));
-    Ok(())
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let found = api.get_opt(&world.namespaces.real(&name)).await?;
+        let Some(found) = found else { return Ok(()) };
+        anyhow::ensure!(std::time::Instant::now() < deadline, "namespace {name} still exists after 30 s: {:?}", found.status);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 #[when(expr = "I delete the {word} {string} in namespace {string}")]
