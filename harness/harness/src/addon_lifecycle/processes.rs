@@ -2,6 +2,7 @@
 //! are ready. Their output goes to per-install log files: the "add-on logs" scenarios read.
 
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt as _;
 use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -78,8 +79,11 @@ pub fn command_for(process: AddonProcess) -> Result<Command, LifecycleError> {
         candidates.push(PathBuf::from(dir));
     } else if let Ok(exe) = std::env::current_exe() {
         if MULTICALL.load(Ordering::Relaxed) {
-            let mut cmd = Command::new(exe);
-            cmd.arg(process.role());
+            // `/proc/self/exe` is this very image even after a rebuild has replaced or removed the
+            // file at `exe` (a shared target directory), when `exe` would be missing or newer code.
+            let image = Path::new("/proc/self/exe");
+            let mut cmd = Command::new(if image.exists() { image } else { exe.as_path() });
+            cmd.arg0(&exe).arg(process.role());
             return Ok(cmd);
         }
         if let Some(dir) = exe.parent() {
