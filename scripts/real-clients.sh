@@ -10,7 +10,8 @@
 # and the last line is `real-clients: N passed, N failed` (exit 1 on any failure). The user's az
 # configuration is untouched (a temporary AZURE_CONFIG_DIR); the sandbox is stopped on exit.
 #
-# Environment: CARGO_TARGET_DIR (as cargo), REAL_CLIENTS_START_TIMEOUT (seconds to wait for the
+# Environment: CARGO_TARGET_DIR (as cargo), HARNESS_BIN (a harness binary to use instead of building
+# one: CI passes the one the tests built), REAL_CLIENTS_START_TIMEOUT (seconds to wait for the
 # sandbox, default 900: a cold first run builds the control plane).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -157,6 +158,11 @@ target_dir() {
 }
 
 build() {
+  if [ -n "${HARNESS_BIN:-}" ]; then
+    [ -x "$HARNESS_BIN" ] || { why="HARNESS_BIN=$HARNESS_BIN is not an executable"; return 1; }
+    echo "using HARNESS_BIN=$HARNESS_BIN"
+    return
+  fi
   cargo build -p harness
 }
 
@@ -308,7 +314,7 @@ main() {
   ensure_az
 
   step build build || fatal
-  harness=$(target_dir)/debug/harness
+  harness=${HARNESS_BIN:-$(target_dir)/debug/harness}
   step sandbox start_sandbox || fatal
   kubeconfig=$(key kubeconfig)
   arm=$(key arm)
