@@ -76,3 +76,35 @@ Feature: Assigning the Kubernetes service built-ins
     Then there are 0 policy ConfigMaps in the add-on namespace
     When I create the fixture "denials/privileged-pod.yaml" in namespace "team-a"
     Then the request is admitted
+
+  @enforcement-mode
+  Scenario: A DoNotEnforce assignment is audited but not enforced
+    Given the azure-policy add-on is enabled
+    And I ran "az policy definition list --query "[?displayName=='[Limited Preview]: Do not allow privileged containers in AKS'].name | [0]" -o tsv"
+    When I run "az policy assignment create --name audit-only --policy {last-output} --scope {cluster-id} --enforcement-mode DoNotEnforce"
+    Then the command succeeds
+    And the output field "enforcementMode" is "DoNotEnforce"
+    When a refresh cycle completes
+    Then a policy ConfigMap for "audit-only" exists
+    When I create the fixture "denials/privileged-pod.yaml" in namespace "team-a"
+    Then the request is admitted
+    When an audit cycle completes
+    Then the compliance state of "audit-only" is "NonCompliant"
+    And the compliance details of "audit-only" list "pods" "privileged"
+
+  # The simulated CLI has no `az policy assignment update`: creating the assignment again under the
+  # same name replaces it (an ARM PUT), enforcement mode included.
+  # 7ce7ac02-a5c6-45d6-8d1b-844feb1c1531 is "Do not allow privileged containers in AKS".
+  @enforcement-mode
+  Scenario: Switching DoNotEnforce back to Default enforces at the next refresh
+    Given the azure-policy add-on is enabled
+    And I ran "az policy assignment create --name audit-only --policy 7ce7ac02-a5c6-45d6-8d1b-844feb1c1531 --scope {cluster-id} --enforcement-mode DoNotEnforce"
+    And a refresh cycle has completed
+    When I create the fixture "denials/privileged-pod.yaml" in namespace "team-b"
+    Then the request is admitted
+    When I run "az policy assignment create --name audit-only --policy 7ce7ac02-a5c6-45d6-8d1b-844feb1c1531 --scope {cluster-id} --enforcement-mode Default"
+    Then the command succeeds
+    And the output field "enforcementMode" is "Default"
+    When the next refresh cycle completes
+    And I create the fixture "denials/privileged-pod.yaml" in namespace "team-a"
+    Then the request is denied with "setting privileged flag to true is not allowed"

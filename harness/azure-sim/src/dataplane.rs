@@ -1,5 +1,5 @@
 //! The dataplane API between the add-on and Azure Policy. Microsoft never published the real one, so
-//! this is our own (docs/contracts.md §3):
+//! this is our own (docs/contracts.md §3; the bodies are [`contracts::dataplane`]'s):
 //!
 //! - `GET /dataplane/v1/assignments?clusterId=<id>`: the active assignments for the cluster, with
 //!   resolved parameters and the Rego URI;
@@ -16,8 +16,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use contracts::dataplane::{Assignment, AssignmentList, ReportAck};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::SharedApp;
@@ -28,63 +28,8 @@ use crate::features::{DATAPLANE_FEATURE, gate_refusal};
 use crate::managed_clusters::azurepolicy_enabled;
 use crate::state::{LatestState, SimState};
 
-/// A compliance report posted by the add-on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ComplianceReport {
-    pub report_id: String,
-    pub cluster_id: String,
-    pub cycle: u64,
-    pub generated_at: DateTime<Utc>,
-    pub assignments: Vec<AssignmentResult>,
-    #[serde(default)]
-    pub refresh_errors: Vec<RefreshError>,
-}
-
-/// One assignment's verdict in a report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AssignmentResult {
-    pub assignment_id: String,
-    pub compliance_state: ComplianceState,
-    #[serde(default)]
-    pub violations: Vec<Violation>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ComplianceState {
-    Compliant,
-    NonCompliant,
-}
-
-impl ComplianceState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ComplianceState::Compliant => "Compliant",
-            ComplianceState::NonCompliant => "NonCompliant",
-        }
-    }
-}
-
-/// One offending object.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Violation {
-    pub kind: String,
-    #[serde(default)]
-    pub namespace: String,
-    pub name: String,
-    pub message: String,
-    /// `audit` or `admission`.
-    pub source: String,
-}
-
-/// A policy the add-on could not load.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RefreshError {
-    pub assignment_id: String,
-    pub message: String,
-}
+/// The report type lives in `contracts`; `RunningSim::reports` names it through here.
+pub(crate) use contracts::dataplane::ComplianceReport;
 
 #[derive(Debug, Deserialize)]
 pub struct ClusterQuery {
@@ -113,26 +58,32 @@ pub async fn assignments(State(app): State<SharedApp>, headers: HeaderMap, Query
     let cluster_id = q.cluster_id.unwrap_or_default();
     let answer = app.store.read(|state| {
         let cluster_id = admit(state, &headers, &cluster_id)?;
-        let assignments: Vec<Value> = app
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        let assignments: Vec<Assignment> = app
             .active_for_cluster(state, &cluster_id)
             .into_iter()
             .map(|active| {
                 let props = &active.definition["properties"];
                 let details = &props["policyRule"]["then"]["details"];
-                let params: serde_json::Map<String, Value> = details["policyParameters"]
+                let parameters: serde_json::Map<String, Value> = details["policyParameters"]
                     .as_object()
                     .map(|m| m.iter().filter_map(|(k, t)| Some((k.clone(), crate::parameters::expand(t, &active.parameters)?))).collect())
                     .unwrap_or_default();
                 let a = &active.assignment;
-                json!({
-                    "assignmentId": a.id, "assignmentName": a.name,
-                    "definitionId": active.definition["id"], "displayName": props["displayName"],
-                    "effect": active.effect, "policyUri": details["policy"], "parameters": params,
-                    "enforcementMode": a.properties["enforcementMode"],
-                })
+                Assignment {
+                    assignment_id: a.id.clone(),
+                    assignment_name: a.name.clone(),
+                    definition_id: text(&active.definition["id"]),
+                    display_name: text(&props["displayName"]),
+                    effect: active.effect.clone(),
+                    policy_uri: text(&details["policy"]),
+                    parameters,
+                    // Normalised when the assignment was written; absent only in older state files.
+                    enforcement_mode: serde_json::from_value(a.properties["enforcementMode"].clone()).unwrap_or_default(),
+                }
             })
             .collect();
-        Ok::<_, ArmError>(json!({"clusterId": cluster_id, "assignments": assignments}))
+        Ok::<_, ArmError>(AssignmentList { cluster_id, assignments })
     });
     match answer {
         Ok(body) => Json(body).into_response(),
@@ -145,7 +96,7 @@ pub async fn reports(State(app): State<SharedApp>, headers: HeaderMap, body: Byt
     accept_report(&app, &headers, &body).map_or_else(IntoResponse::into_response, |b| Json(b).into_response())
 }
 
-fn accept_report(app: &SharedApp, headers: &HeaderMap, body: &[u8]) -> ArmResult<Value> {
+fn accept_report(app: &SharedApp, headers: &HeaderMap, body: &[u8]) -> ArmResult<ReportAck> {
     let report: ComplianceReport = serde_json::from_slice(body).map_err(ArmError::invalid_content)?;
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
     if key.is_some_and(|k| k != report.report_id) {
@@ -158,7 +109,7 @@ fn accept_report(app: &SharedApp, headers: &HeaderMap, body: &[u8]) -> ArmResult
             record(state, &cluster_id, &report);
             state.reports.push(report.clone());
         }
-        Ok::<_, ArmError>(json!({"reportId": report.report_id, "accepted": true, "duplicate": duplicate}))
+        Ok::<_, ArmError>(ReportAck { report_id: report.report_id.clone(), accepted: true, duplicate })
     })
 }
 

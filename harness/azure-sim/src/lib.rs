@@ -56,7 +56,6 @@ mod subscriptions;
 
 pub use addon::{AddonController, AddonInstall, NoopAddonController};
 pub use config::SimConfig;
-pub use dataplane::{AssignmentResult, ComplianceReport, ComplianceState, RefreshError, Violation};
 pub use error::{ArmError, SimError};
 pub use faults::{Fault, FaultRule, Faults};
 pub use server::{AzureSim, RunningSim};

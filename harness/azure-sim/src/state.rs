@@ -15,7 +15,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::dataplane::ComplianceReport;
+use contracts::dataplane::{ComplianceReport, Violation};
+
 use crate::error::SimError;
 use crate::ids::key;
 
@@ -146,7 +147,7 @@ pub struct LatestState {
     pub compliance_state: String,
     pub timestamp: DateTime<Utc>,
     pub report_id: String,
-    pub violations: Vec<crate::dataplane::Violation>,
+    pub violations: Vec<Violation>,
 }
 
 /// TLS material kept in the state file, so a restarted server keeps the CA clients already trust.

@@ -13,18 +13,20 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use chrono::SubsecRound;
+use contracts::dataplane::{
+    Assignment, AssignmentCompliance, ComplianceReport, ComplianceState, RefreshError, Violation, ViolationSource,
+};
+use contracts::webhook::{AuditViolation, Denial};
 use tokio::sync::Mutex;
 
-use crate::compliance_report::{
-    Assignment, AssignmentCompliance, ComplianceState, RefreshError, Report, Violation, ViolationSource,
-};
 use crate::dataplane_client::DataplaneClient;
 use crate::http_client::HttpError;
 use crate::metrics::{CycleKind, Metrics};
 use crate::refresh_cycle::RefreshState;
 use crate::reporting::{FlushOutcome, Reporter};
 use crate::triggers::Cycle;
-use crate::webhook_client::{AuditViolation, Denial, WebhookClient};
+use crate::webhook_client::WebhookClient;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditCycleError {
@@ -44,7 +46,7 @@ pub fn build_report(
     audit: &[AuditViolation],
     denials: &[Denial],
     refresh_errors: Vec<RefreshError>,
-) -> Report {
+) -> ComplianceReport {
     let index: HashMap<String, usize> =
         assignments.iter().enumerate().map(|(i, a)| (a.assignment_id.to_ascii_lowercase(), i)).collect();
     let mut per: Vec<BTreeSet<Violation>> = vec![BTreeSet::new(); assignments.len()];
@@ -76,11 +78,12 @@ pub fn build_report(
         }
     }
     let active: BTreeSet<String> = index.keys().cloned().collect();
-    Report {
+    ComplianceReport {
         report_id: uuid::Uuid::new_v4().to_string(),
         cluster_id: cluster_id.to_string(),
         cycle,
-        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        // Whole seconds on the wire (`2019-06-01T00:00:00Z`).
+        generated_at: chrono::Utc::now().trunc_subsecs(0),
         assignments: assignments
             .iter()
             .zip(per)
@@ -105,7 +108,7 @@ pub struct AuditCycle {
     metrics: Arc<Metrics>,
     /// Every report generated, in order; only kept when asked for (tests compare it with what the
     /// dataplane holds).
-    history: Option<std::sync::Mutex<Vec<Report>>>,
+    history: Option<std::sync::Mutex<Vec<ComplianceReport>>>,
 }
 
 impl AuditCycle {
@@ -125,7 +128,7 @@ impl AuditCycle {
         self
     }
 
-    pub fn generated(&self) -> Vec<Report> {
+    pub fn generated(&self) -> Vec<ComplianceReport> {
         self.history.as_ref().map(|h| h.lock().unwrap().clone()).unwrap_or_default()
     }
 
@@ -135,7 +138,7 @@ impl AuditCycle {
     }
 
     /// Runs one cycle; `Ok` once this cycle's report is acknowledged.
-    pub async fn audit(&self, cycle: u64) -> Result<(Report, FlushOutcome), AuditCycleError> {
+    pub async fn audit(&self, cycle: u64) -> Result<(ComplianceReport, FlushOutcome), AuditCycleError> {
         let assignments = match self.dataplane.assignments().await {
             Ok(a) => a,
             Err(e) => {
@@ -207,7 +210,7 @@ impl Cycle for AuditCycle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::webhook_client::{DenialViolation, Resolution, ResourceRef};
+    use contracts::webhook::{DeniedViolation, Resolution, ResourceRef};
 
     fn assignment(id: &str) -> Assignment {
         serde_json::from_value(serde_json::json!({
@@ -230,10 +233,11 @@ mod tests {
         ];
         let denials = vec![Denial {
             seq: 4,
-            time: String::new(),
+            time: chrono::Utc::now(),
+            uid: "u".into(),
             operation: "CREATE".into(),
             resource: res("pods", "team", "p3"),
-            violations: vec![DenialViolation { id: a1.into(), message: "m3".into() }, DenialViolation { id: a1.into(), message: "m3".into() }],
+            violations: vec![DeniedViolation { id: a1.into(), message: "m3".into() }, DeniedViolation { id: a1.into(), message: "m3".into() }],
         }];
         let errors = vec![
             RefreshError { assignment_id: a2.into(), message: "download failed".into() },
@@ -252,6 +256,7 @@ mod tests {
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["assignments"][0]["complianceState"], "NonCompliant");
         assert_eq!(json["assignments"][0]["violations"][1]["source"], "admission");
-        assert!(json["generatedAt"].as_str().unwrap().ends_with('Z'));
+        let generated_at = json["generatedAt"].as_str().unwrap();
+        assert!(generated_at.ends_with('Z') && !generated_at.contains('.'), "{generated_at}");
     }
 }

@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use contracts::EnforcementMode;
+use contracts::policy_configmaps::{enforcement_annotation, enforcement_mode, is_policy};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
 use kube::Api;
@@ -17,11 +19,6 @@ pub const ANNOTATION_ASSIGNMENT: &str = "azurepolicy.microsoft.com/assignment-id
 pub const ANNOTATION_DEFINITION: &str = "azurepolicy.microsoft.com/definition-id";
 pub const LABEL_POLICY: (&str, &str) = ("openpolicyagent.org/policy", "rego");
 pub const LABEL_MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "azure-policy-addon");
-
-/// ConfigMaps the delete-all pass leaves alone: the control plane (≥ 1.20) publishes its CA bundle
-/// into every namespace and would recreate it at once, so deleting it is pure churn. It did not
-/// exist in 2019, so the documented "delete everything" behaviour is unchanged in effect.
-pub const PRESERVED: &[&str] = &["kube-root-ca.crt"];
 
 const NAME_PART_MAX: usize = 40;
 
@@ -55,6 +52,8 @@ pub struct PolicyEntry {
     pub assignment_id: String,
     pub assignment_name: String,
     pub definition_id: String,
+    /// `DoNotEnforce` is written as the mark `contracts::policy_configmaps::ENFORCEMENT_MODE_ANNOTATION`.
+    pub enforcement_mode: EnforcementMode,
     pub rego: String,
 }
 
@@ -63,13 +62,16 @@ impl PolicyEntry {
         configmap_name(&self.assignment_name, &self.assignment_id)
     }
 
-    /// The ConfigMap that carries this policy in `namespace`.
+    /// The ConfigMap that carries this policy in `namespace`. A `DoNotEnforce` assignment's also
+    /// carries the enforcement mark, which the webhook reads to audit without denying; a `Default`
+    /// one carries none, so switching the mode changes the ConfigMap and the webhook reloads it.
     pub fn to_configmap(&self, namespace: &str) -> ConfigMap {
         let labels = [LABEL_POLICY, LABEL_MANAGED_BY].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let annotations = BTreeMap::from([
+        let mut annotations = BTreeMap::from([
             (ANNOTATION_ASSIGNMENT.to_string(), self.assignment_id.clone()),
             (ANNOTATION_DEFINITION.to_string(), self.definition_id.clone()),
         ]);
+        annotations.extend(enforcement_annotation(self.enforcement_mode).map(|(k, v)| (k.to_string(), v.to_string())));
         ConfigMap {
             metadata: ObjectMeta {
                 name: Some(self.configmap_name()),
@@ -92,7 +94,13 @@ impl PolicyEntry {
         // The display name is not stored; the caller only needs id, definition and Rego, and the
         // next successful refresh rewrites the entry from the dataplane anyway.
         let assignment_name = assignment_id.rsplit('/').next().unwrap_or_default().to_string();
-        Some(Self { definition_id: ann.get(ANNOTATION_DEFINITION).cloned().unwrap_or_default(), assignment_id, assignment_name, rego })
+        Some(Self {
+            definition_id: ann.get(ANNOTATION_DEFINITION).cloned().unwrap_or_default(),
+            enforcement_mode: enforcement_mode(Some(ann)),
+            assignment_id,
+            assignment_name,
+            rego,
+        })
     }
 }
 
@@ -148,11 +156,13 @@ impl ConfigMapStore {
         Ok(self.api.list(&ListParams::default()).await?.items)
     }
 
-    /// Deletes every listed ConfigMap except [`PRESERVED`]; one already gone (404) is fine.
+    /// Deletes every listed ConfigMap that is a policy ([`is_policy`]: all but the control plane's
+    /// `kube-root-ca.crt`, which it would recreate at once; it did not exist in 2019, so the
+    /// documented "delete everything" is unchanged in effect). One already gone (404) is fine.
     pub async fn delete_all(&self, existing: &[ConfigMap]) -> Result<usize, kube::Error> {
         let mut deleted = 0;
         for name in existing.iter().filter_map(|cm| cm.metadata.name.as_deref()) {
-            if PRESERVED.contains(&name) {
+            if !is_policy(name) {
                 continue;
             }
             match self.api.delete(name, &DeleteParams::default()).await {
@@ -224,9 +234,13 @@ mod tests {
         }
     }
 
+    fn entry(enforcement_mode: EnforcementMode) -> PolicyEntry {
+        PolicyEntry { assignment_id: ID.into(), assignment_name: "a1".into(), definition_id: "/d".into(), enforcement_mode, rego: "package x".into() }
+    }
+
     #[test]
     fn configmap_round_trips_through_annotations() {
-        let e = PolicyEntry { assignment_id: ID.into(), assignment_name: "a1".into(), definition_id: "/d".into(), rego: "package x".into() };
+        let e = entry(EnforcementMode::Default);
         let cm = e.to_configmap("azure-policy");
         assert_eq!(cm.metadata.labels.as_ref().unwrap()["openpolicyagent.org/policy"], "rego");
         assert_eq!(cm.metadata.labels.as_ref().unwrap()["app.kubernetes.io/managed-by"], "azure-policy-addon");
@@ -234,9 +248,23 @@ mod tests {
     }
 
     #[test]
+    fn a_do_not_enforce_assignment_is_marked_and_a_default_one_is_not() {
+        use contracts::policy_configmaps::ENFORCEMENT_MODE_ANNOTATION;
+        let marked = entry(EnforcementMode::DoNotEnforce).to_configmap("azure-policy");
+        let annotations = marked.metadata.annotations.as_ref().unwrap();
+        assert_eq!(annotations.get(ENFORCEMENT_MODE_ANNOTATION).map(String::as_str), Some("DoNotEnforce"));
+        assert_eq!(PolicyEntry::from_configmap(&marked).unwrap(), entry(EnforcementMode::DoNotEnforce));
+
+        let plain = entry(EnforcementMode::Default).to_configmap("azure-policy");
+        assert!(!plain.metadata.annotations.as_ref().unwrap().contains_key(ENFORCEMENT_MODE_ANNOTATION));
+        assert_eq!(plain.metadata.name, marked.metadata.name, "same ConfigMap, rewritten when the mode changes");
+        assert_ne!(plain.metadata.annotations, marked.metadata.annotations);
+    }
+
+    #[test]
     fn last_good_cache_is_case_insensitive_and_pruned() {
         let mut c = LastGoodCache::default();
-        c.put(PolicyEntry { assignment_id: ID.into(), assignment_name: "a1".into(), definition_id: String::new(), rego: "r".into() });
+        c.put(entry(EnforcementMode::Default));
         assert!(c.get(&ID.to_uppercase()).is_some());
         c.retain_ids(["/other"]);
         assert!(c.is_empty());

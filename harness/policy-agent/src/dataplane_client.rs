@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use contracts::dataplane::{Assignment, AssignmentList, ComplianceReport, ReportAck};
+
 use crate::backoff::{retry, RetryPolicy};
-use crate::compliance_report::{Assignment, AssignmentList, Report, ReportAck};
 use crate::http_client::{is_unauthorized, send_json, send_text, HttpError};
 use crate::token::TokenSource;
 
@@ -52,7 +53,7 @@ impl DataplaneClient {
 
     /// One attempt at posting `report`; the caller owns the retry loop because it also owns the
     /// queue of unacknowledged reports.
-    pub async fn post_report_once(&self, report: &Report) -> Result<ReportAck, HttpError> {
+    pub async fn post_report_once(&self, report: &ComplianceReport) -> Result<ReportAck, HttpError> {
         let url = format!("{}/dataplane/v1/reports", self.base);
         self.authorized("report", |http| {
             http.post(&url).header("Idempotency-Key", &report.report_id).json(report)

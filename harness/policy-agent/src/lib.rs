@@ -22,7 +22,12 @@
 //!   (`policy_agent_errors_total{kind="policy_download"|"placeholder"}`) and reported as
 //!   `refreshErrors` in the next report. An unreachable dataplane leaves the cluster untouched.
 //! * **`kube-root-ca.crt` is not deleted** by the delete-all pass (it postdates 2019 and the control
-//!   plane recreates it at once).
+//!   plane recreates it at once): it is not a policy (`contracts::policy_configmaps::is_policy`).
+//! * **`DoNotEnforce` assignments are audited but not enforced.** The 2019 add-on predates the
+//!   assignment's `enforcementMode`; this one writes such an assignment's ConfigMap as usual, marked
+//!   with the annotation `contracts::policy_configmaps::ENFORCEMENT_MODE_ANNOTATION`, and the webhook
+//!   then leaves it out of admission but keeps it in the audit. A mode change changes the ConfigMap,
+//!   so it takes effect at the next refresh.
 //! * **Denials come from the webhook, not the API server audit log**: it is what Gatekeeper itself
 //!   knows, carries the policy (= assignment) ids, and is available on every backend without extra
 //!   privileges (see [`audit_cycle`]).
@@ -56,7 +61,6 @@
 pub mod agent;
 pub mod audit_cycle;
 pub mod backoff;
-pub mod compliance_report;
 pub mod config;
 pub mod configmap_cache;
 pub mod dataplane_client;

@@ -11,14 +11,17 @@
 //!
 //! If the assignment list itself cannot be fetched, the cycle fails *without touching the cluster*:
 //! an unreachable Azure must not turn off every policy.
+//!
+//! An assignment in `DoNotEnforce` mode gets its ConfigMap like any other, marked so that the
+//! webhook audits with it but does not deny ([`PolicyEntry::to_configmap`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 
+use contracts::dataplane::{Assignment, RefreshError};
 use futures::future::join_all;
 use serde_json::{Map, Value};
 
-use crate::compliance_report::{Assignment, RefreshError};
 use crate::configmap_cache::{ConfigMapStore, LastGoodCache, PolicyEntry};
 use crate::dataplane_client::DataplaneClient;
 use crate::http_client::HttpError;
@@ -118,8 +121,10 @@ impl RefreshCycle {
                         });
                         tracing::warn!(assignment = %a.assignment_id, kept_last_good = fallback.is_some(), "{message}");
                         if let Some(mut entry) = fallback {
-                            // Keep the name stable even if the entry came back from a ConfigMap.
+                            // Keep the name stable even if the entry came back from a ConfigMap, and
+                            // follow the enforcement mode even when the Rego cannot be refreshed.
                             entry.assignment_name = a.assignment_name.clone();
+                            entry.enforcement_mode = a.enforcement_mode;
                             cache.put(entry.clone());
                             desired.insert(entry.configmap_name(), entry);
                         }
@@ -153,6 +158,7 @@ impl RefreshCycle {
             assignment_id: a.assignment_id.clone(),
             assignment_name: a.assignment_name.clone(),
             definition_id: a.definition_id.clone(),
+            enforcement_mode: a.enforcement_mode,
             rego,
         })
     }

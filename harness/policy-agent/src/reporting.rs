@@ -14,8 +14,9 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use contracts::dataplane::{ComplianceReport, ReportAck};
+
 use crate::backoff::{retry, RetryPolicy};
-use crate::compliance_report::{Report, ReportAck};
 use crate::dataplane_client::DataplaneClient;
 use crate::http_client::HttpError;
 use crate::metrics::Metrics;
@@ -23,7 +24,7 @@ use crate::metrics::Metrics;
 /// A report waiting for its acknowledgement, with the denials cursor it covers.
 #[derive(Clone, Debug)]
 struct Pending {
-    report: Report,
+    report: ComplianceReport,
     denials_next: u64,
 }
 
@@ -71,7 +72,7 @@ impl Reporter {
     }
 
     /// Queues `report`; returns the report dropped to make room, if the queue was full.
-    pub fn enqueue(&mut self, report: Report, denials_next: u64) -> Option<Report> {
+    pub fn enqueue(&mut self, report: ComplianceReport, denials_next: u64) -> Option<ComplianceReport> {
         let dropped = if self.queue.len() >= self.capacity {
             self.metrics.reports_dropped.fetch_add(1, Ordering::Relaxed);
             self.queue.pop_front().map(|p| p.report)
@@ -124,7 +125,7 @@ impl Reporter {
         out
     }
 
-    async fn send(&self, report: &Report) -> Result<ReportAck, HttpError> {
+    async fn send(&self, report: &ComplianceReport) -> Result<ReportAck, HttpError> {
         let metrics = &self.metrics;
         retry(
             self.policy,

@@ -5,8 +5,8 @@ mod support;
 
 use std::sync::Arc;
 
+use contracts::dataplane::{ComplianceState, ComplianceReport, ViolationSource};
 use policy_agent::audit_cycle::{AuditCycle, AuditCycleError};
-use policy_agent::compliance_report::{ComplianceState, Report, ViolationSource};
 use policy_agent::http_client;
 use policy_agent::metrics::Metrics;
 use policy_agent::refresh_cycle::RefreshState;
@@ -82,7 +82,7 @@ async fn cursor_advances_only_after_the_report_is_acknowledged() {
     let names: Vec<(&str, ViolationSource)> = a.violations.iter().map(|v| (v.name.as_str(), v.source)).collect();
     assert_eq!(names, [("web-1", ViolationSource::Audit), ("web-2", ViolationSource::Admission)]);
 
-    let posted: Vec<Report> = dp_server.received_requests().await.unwrap().iter()
+    let posted: Vec<ComplianceReport> = dp_server.received_requests().await.unwrap().iter()
         .filter(|r| r.url.path() == "/dataplane/v1/reports" && r.method.as_str() == "POST")
         .map(|r| r.body_json().unwrap())
         .collect();

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use azure_sim::{Fault, FaultRule};
+use contracts::dataplane::ComplianceState;
 use policy_agent::audit_cycle::AuditCycle;
 use policy_agent::backoff::RetryPolicy;
-use policy_agent::compliance_report::ComplianceState;
 use policy_agent::configmap_cache::{configmap_name, ConfigMapStore, DATA_KEY};
 use policy_agent::http_client;
 use policy_agent::metrics::Metrics;
@@ -56,9 +56,9 @@ async fn assignment_lifecycle_and_failed_download_against_azure_sim_and_the_clus
     let audit = AuditCycle::new(dp, webhook, state, reporter, metrics);
     audit.audit(1).await.unwrap();
     let held = w.sim.reports(&w.cluster_id);
-    let last = serde_json::to_value(held.last().unwrap()).unwrap();
-    assert_eq!(last["refreshErrors"][0]["assignmentId"], id.as_str(), "{last}");
-    assert_eq!(last["assignments"][0]["complianceState"], serde_json::to_value(ComplianceState::NonCompliant).unwrap());
+    let last = held.last().unwrap();
+    assert_eq!(last.refresh_errors[0].assignment_id, id, "{last:?}");
+    assert_eq!(last.assignments[0].compliance_state, ComplianceState::NonCompliant);
     w.sim.faults().clear();
 
     // Deleting the assignment removes the ConfigMap in one cycle.

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use azure_sim::{Fault, FaultRule};
+use contracts::dataplane::ComplianceReport;
 use policy_agent::audit_cycle::AuditCycle;
 use policy_agent::backoff::RetryPolicy;
-use policy_agent::compliance_report::Report;
 use policy_agent::http_client;
 use policy_agent::metrics::Metrics;
 use policy_agent::refresh_cycle::RefreshState;
@@ -60,14 +60,12 @@ async fn fifty_audit_cycles_against_azure_sim_faults_lose_and_duplicate_nothing(
     assert_eq!(tail.pending, 0, "{tail:?}");
 
     let generated = audit.generated();
-    let held: Vec<Report> = sim.reports(&cluster_id).into_iter()
-        .map(|r| serde_json::from_value(serde_json::to_value(r).unwrap()).unwrap())
-        .collect();
-    let mut per_cycle: HashMap<u64, Vec<&Report>> = HashMap::new();
+    let held: Vec<ComplianceReport> = sim.reports(&cluster_id);
+    let mut per_cycle: HashMap<u64, Vec<&ComplianceReport>> = HashMap::new();
     for r in &held {
         per_cycle.entry(r.cycle).or_default().push(r);
     }
-    let same = |g: &Report, h: &Report| g.report_id == h.report_id && g.assignments == h.assignments && g.cluster_id.eq_ignore_ascii_case(&h.cluster_id);
+    let same = |g: &ComplianceReport, h: &ComplianceReport| g.report_id == h.report_id && g.assignments == h.assignments && g.cluster_id.eq_ignore_ascii_case(&h.cluster_id);
     let lost = generated.iter().filter(|g| !per_cycle.get(&g.cycle).is_some_and(|v| v.iter().any(|h| same(g, h)))).count();
     let duplicated: usize = per_cycle.values().map(|v| v.len().saturating_sub(1)).sum();
     println!("fault-test: cycles={} lost={lost} duplicated={duplicated}", generated.len());

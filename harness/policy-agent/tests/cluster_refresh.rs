@@ -35,7 +35,7 @@ fn client_for(dp: &FakeDataplane) -> Arc<policy_agent::dataplane_client::Datapla
 /// Policy ConfigMaps by name → Rego (the control plane's `kube-root-ca.crt` is left out).
 async fn policies(api: &Api<ConfigMap>) -> BTreeMap<String, String> {
     api.list(&ListParams::default()).await.unwrap().items.into_iter()
-        .filter(|cm| cm.metadata.name.as_deref() != Some("kube-root-ca.crt"))
+        .filter(|cm| cm.metadata.name.as_deref().is_some_and(contracts::policy_configmaps::is_policy))
         .map(|cm| (cm.metadata.name.clone().unwrap(), cm.data.unwrap_or_default().get(DATA_KEY).cloned().unwrap_or_default()))
         .collect()
 }

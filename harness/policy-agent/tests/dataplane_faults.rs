@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use policy_agent::compliance_report::Report;
+use contracts::dataplane::ComplianceReport;
 use policy_agent::metrics::Metrics;
 use policy_agent::reporting::Reporter;
 use support::flaky_proxy::{Action, FlakyProxy};
@@ -14,12 +14,12 @@ use support::*;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-fn report(cycle: u64) -> Report {
-    Report {
+fn report(cycle: u64) -> ComplianceReport {
+    ComplianceReport {
         report_id: uuid::Uuid::new_v4().to_string(),
         cluster_id: CLUSTER.into(),
         cycle,
-        generated_at: "2019-06-01T00:00:00Z".into(),
+        generated_at: "2019-06-01T00:00:00Z".parse().unwrap(),
         assignments: vec![],
         refresh_errors: vec![],
     }
@@ -37,7 +37,7 @@ async fn mount_ack(server: &MockServer) {
         .await;
 }
 
-async fn report_posts(server: &MockServer) -> Vec<(String, Report)> {
+async fn report_posts(server: &MockServer) -> Vec<(String, ComplianceReport)> {
     server
         .received_requests()
         .await
@@ -185,7 +185,7 @@ async fn outage_keeps_reports_queued_in_order_and_bounded() {
     let dp = client(&server.uri(), &server.uri(), quick_retry(2));
     let metrics = Arc::new(Metrics::default());
     let mut reporter = Reporter::new(dp, quick_retry(2), 3, metrics.clone());
-    let reports: Vec<Report> = (1..=4).map(report).collect();
+    let reports: Vec<ComplianceReport> = (1..=4).map(report).collect();
     for (i, r) in reports.iter().enumerate() {
         reporter.enqueue(r.clone(), i as u64 + 10);
         let out = reporter.flush().await;

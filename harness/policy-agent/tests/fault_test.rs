@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use contracts::dataplane::ComplianceReport;
 use policy_agent::audit_cycle::AuditCycle;
-use policy_agent::compliance_report::Report;
 use policy_agent::http_client;
 use policy_agent::metrics::Metrics;
 use policy_agent::refresh_cycle::RefreshState;
@@ -26,7 +26,7 @@ const CYCLES: u64 = 50;
 
 /// The dataplane's report store: accepts each reportId once, and injects a fault on chosen requests.
 struct FaultyReports {
-    held: Arc<Mutex<Vec<Report>>>,
+    held: Arc<Mutex<Vec<ComplianceReport>>>,
     requests: AtomicU64,
 }
 
@@ -39,7 +39,7 @@ impl Respond for FaultyReports {
             4 => return ResponseTemplate::new(503),
             _ => {}
         }
-        let report: Report = req.body_json().expect("report body");
+        let report: ComplianceReport = req.body_json().expect("report body");
         let key = req.headers.get("Idempotency-Key").unwrap().to_str().unwrap().to_string();
         assert_eq!(key, report.report_id, "Idempotency-Key must equal reportId");
         let mut held = self.held.lock().unwrap();
@@ -116,8 +116,8 @@ async fn fifty_audit_cycles_under_faults_lose_and_duplicate_nothing() {
 
 /// `lost`: generated reports the dataplane does not hold (or holds with other content);
 /// `duplicated`: extra reports held for the same cycle.
-pub fn compare(generated: &[Report], held: &[Report]) -> (usize, usize) {
-    let mut per_cycle: HashMap<u64, Vec<&Report>> = HashMap::new();
+pub fn compare(generated: &[ComplianceReport], held: &[ComplianceReport]) -> (usize, usize) {
+    let mut per_cycle: HashMap<u64, Vec<&ComplianceReport>> = HashMap::new();
     for r in held {
         per_cycle.entry(r.cycle).or_default().push(r);
     }

@@ -31,6 +31,8 @@ pub struct PolicyEngine {
     data: ReplicatedData,
     strings: Strings,
     prepared: Arc<OnceLock<Arc<[Arc<PreparedModule>]>>>,
+    /// Ids of the modules that are audited but not enforced: admission skips them.
+    audit_only: BTreeSet<String>,
     /// The last prepared set, for [`prepared::prepare_all`] to reuse unchanged modules from.
     previous: Option<Arc<[Arc<PreparedModule>]>>,
 }
@@ -50,6 +52,7 @@ impl PolicyEngine {
     }
 
     pub fn remove_module(&mut self, id: &str) -> bool {
+        self.audit_only.remove(id);
         let removed = self.modules.remove(id).is_some();
         if removed {
             self.invalidate();
@@ -59,6 +62,23 @@ impl PolicyEngine {
 
     pub fn module_ids(&self) -> Vec<String> {
         self.modules.keys().cloned().collect()
+    }
+
+    /// Marks the module `id` as audited only (`true`) or enforced (`false`, the default): admission
+    /// ([`Self::admit`], [`Self::admit_reference`]) skips an audited-only module, while audits
+    /// evaluate it as usual. This is how an assignment in `DoNotEnforce` mode is loaded. The mark
+    /// belongs to the id, whether or not a module is loaded under it, until
+    /// [`Self::remove_module`]; it changes no compiled or prepared engine.
+    pub fn set_audit_only(&mut self, id: &str, audit_only: bool) {
+        if audit_only {
+            self.audit_only.insert(id.to_string());
+        } else {
+            self.audit_only.remove(id);
+        }
+    }
+
+    pub fn is_audit_only(&self, id: &str) -> bool {
+        self.audit_only.contains(id)
     }
 
     /// Store `object` at `data.kubernetes.<plural>.<namespace>.<name>` (or `.<plural>.<name>` when
@@ -115,7 +135,7 @@ impl PolicyEngine {
         // The tree holding the request alone; see `kubernetes` below.
         let mut request_only = Value::new_object();
         set_path(&mut request_only, &target.path(), request.clone());
-        self.collect(1, |module| match (&module.admission, &module.needs) {
+        self.collect(1, Enforced, |module| match (&module.admission, &module.needs) {
             (_, DataNeeds::Kinds { head_kinds: Some(heads), .. }) if !heads.contains(&target.resource) => Ok(vec![]),
             (Some(admission), DataNeeds::Kinds { kinds, .. }) => {
                 // After the rewrites the variant reads `data.kubernetes` only through `subject`, at the
@@ -165,7 +185,7 @@ impl PolicyEngine {
         let target = AdmissionTarget::of(request)?;
         let request = Value::from(overlay_request(request));
         let violation = |id: &Value, resolution: &Value| violation(&target, id, resolution);
-        self.collect(1, |module| {
+        self.collect(1, Enforced, |module| {
             let mut engine = module.engine.clone();
             if module.needs != DataNeeds::Everything {
                 engine.add_data(self.data.root().clone()).map_err(|e| format!("{e:#}"))?;
@@ -180,7 +200,7 @@ impl PolicyEngine {
     /// Modules are independent, so they are evaluated on every available core.
     pub fn audit(&self) -> Result<Vec<Violation>, EvalError> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        self.collect(threads, |module| {
+        self.collect(threads, All, |module| {
             let deny = match (&module.needs, &module.audit) {
                 (DataNeeds::Everything, _) => module.engine.clone().eval_rule("data.admission.deny".to_string()),
                 (DataNeeds::Kinds { kinds, .. }, audit) => {
@@ -209,7 +229,7 @@ impl PolicyEngine {
     /// [`Self::audit`] the literal way: every module as loaded over the whole replicated tree, no
     /// slices, no indexed joins. The yardstick of `tests/fast_path_equivalence.rs`.
     pub fn audit_reference(&self) -> Result<Vec<Violation>, EvalError> {
-        self.collect(1, |module| {
+        self.collect(1, All, |module| {
             let mut engine = module.engine.clone();
             if module.needs != DataNeeds::Everything {
                 engine.add_data(self.data.root().clone()).map_err(|e| format!("{e:#}"))?;
@@ -219,15 +239,20 @@ impl PolicyEngine {
         })
     }
 
-    /// Run `eval` on every module on up to `threads` threads, merge results as one set (the shared
-    /// `deny` set deduplicated identical elements across modules), and report failing modules in
-    /// module order.
-    fn collect<F>(&self, threads: usize, eval: F) -> Result<Vec<Violation>, EvalError>
+    /// Run `eval` on every module of `which` on up to `threads` threads, merge results as one set
+    /// (the shared `deny` set deduplicated identical elements across modules), and report failing
+    /// modules in module order.
+    fn collect<F>(&self, threads: usize, which: Modules, eval: F) -> Result<Vec<Violation>, EvalError>
     where
         F: Fn(&PreparedModule) -> Result<Vec<Violation>, String> + Sync,
     {
         // Costliest first, so that a quadratic module does not start last and finish alone.
-        let mut modules: Vec<&PreparedModule> = self.engines().iter().map(|m| &**m).collect();
+        let mut modules: Vec<&PreparedModule> = self
+            .engines()
+            .iter()
+            .map(|m| &**m)
+            .filter(|m| which == All || !self.audit_only.contains(&m.id))
+            .collect();
         modules.sort_by_key(|m| std::cmp::Reverse(m.needs.cost_rank()));
         let mut violations = BTreeSet::new();
         let mut failures = Vec::new();
@@ -246,6 +271,14 @@ impl PolicyEngine {
         }
     }
 }
+
+/// Which modules an evaluation runs: admission skips the audited-only ones.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Modules {
+    All,
+    Enforced,
+}
+use Modules::{All, Enforced};
 
 /// A violation about the reviewed object from the `id` and `resolution` a pattern bound.
 fn violation(target: &AdmissionTarget, id: &Value, resolution: &Value) -> Violation {

@@ -28,6 +28,8 @@
 //! * Modules are Rego **v0**, loaded as written in 2019. At load time they are normalised
 //!   ([`normalize`]): builtin calls in output-argument form become assignments, and `re_match` is a
 //!   registered extension. `data.k8s.matches` ([`matches`]) is always present.
+//! * [`PolicyEngine::set_audit_only`] marks a module audited but not enforced (the policy of an
+//!   assignment in `DoNotEnforce` mode): admission skips it, audits evaluate it as usual.
 //! * Every module is compiled and evaluated in its own regorus engine. A compile error rejects only
 //!   that module ([`ModuleError`] with line and column); an evaluation error in one module is reported
 //!   ([`EvalError::Modules`]) together with the other modules' violations. Gatekeeper v2 evaluated all

@@ -79,11 +79,38 @@ fn update_overlay_hides_the_stored_copy_and_audit_shape() {
     req["operation"] = json!("UPDATE");
     assert!(engine.admit(&req).unwrap().is_empty());
     let audit = engine.audit().unwrap();
-    let body = audit_response(&audit);
+    let body = serde_json::to_value(audit_response(&audit)).unwrap();
     assert_eq!(body["message"], format!("total violations:{}", audit.len()));
     assert_eq!(body["violations"][0]["resource"], json!({"kind": "pods", "namespace": "team", "name": "web"}));
     assert!(body["violations"][0]["resolution"]["message"].is_string());
-    assert_eq!(audit_response(&[]), json!({"message": "total violations:0"}));
+    assert_eq!(serde_json::to_value(audit_response(&[])).unwrap(), json!({"message": "total violations:0"}));
+}
+
+#[test]
+fn an_audited_only_module_does_not_deny_at_admission_but_reports_in_audit() {
+    // What the webhook does with the policy of a `DoNotEnforce` assignment.
+    let mut engine = engine();
+    let labels = "azure-policy/PodEnforceLabels/policy.rego";
+    let unlabelled = pod("team", "web", json!({}), json!([good_container("c")]));
+    let request = create("pods", "team", "web", unlabelled.clone());
+    let denied = engine.admit(&request).unwrap();
+    assert!(!denied.is_empty() && denied.iter().all(|v| v.id == assignment("PodEnforceLabels")), "{denied:?}");
+
+    engine.set_audit_only(labels, true);
+    assert!(engine.is_audit_only(labels));
+    assert!(engine.admit(&request).unwrap().is_empty());
+    assert!(engine.admit_reference(&request).unwrap().is_empty());
+    engine.upsert_object("pods", Some("team"), "web", unlabelled);
+    assert_eq!(engine.audit().unwrap(), denied, "audited as if enforced");
+    assert_eq!(engine.audit_reference().unwrap(), denied);
+
+    engine.set_audit_only(labels, false);
+    let mut update = request.clone();
+    update["operation"] = json!("UPDATE");
+    assert_eq!(engine.admit(&update).unwrap(), denied, "enforced again");
+    engine.set_audit_only(labels, true);
+    assert!(engine.remove_module(labels));
+    assert!(!engine.is_audit_only(labels), "the mark goes with the module");
 }
 
 #[test]

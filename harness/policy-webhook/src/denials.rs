@@ -5,37 +5,13 @@
 //! keeps the most recent ones in a bounded ring buffer: memory stays constant however many requests
 //! are denied, and an agent that polls too slowly loses the oldest entries rather than the webhook
 //! growing without bound. Sequence numbers are global and never reused, so a cursor stays valid across
-//! evictions.
+//! evictions. The bodies are [`contracts::webhook`]'s.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use policy_engine::ResourceRef;
-use serde::Serialize;
-
-/// One violation inside a denial: which policy and what it said.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DeniedViolation {
-    pub id: String,
-    pub message: String,
-}
-
-/// One denied admission request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Denial {
-    pub seq: u64,
-    #[serde(serialize_with = "rfc3339")]
-    pub time: DateTime<Utc>,
-    pub uid: String,
-    pub operation: String,
-    pub resource: ResourceRef,
-    pub violations: Vec<DeniedViolation>,
-}
-
-fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
-}
+use chrono::Utc;
+use contracts::webhook::{Denial, DenialPage, DeniedViolation, ResourceRef};
 
 /// What the caller supplies for a new denial; the buffer assigns `seq` and `time`.
 #[derive(Debug, Clone)]
@@ -44,14 +20,6 @@ pub struct NewDenial {
     pub operation: String,
     pub resource: ResourceRef,
     pub violations: Vec<DeniedViolation>,
-}
-
-/// The `/v1/denials` response body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DenialPage {
-    /// Cursor for the next call: pass it back as `since`.
-    pub next: u64,
-    pub denials: Vec<Denial>,
 }
 
 /// A bounded, thread-safe ring buffer of denials with monotonically increasing sequence numbers

@@ -3,11 +3,17 @@
 //! Like kube-mgmt 0.6, every data key of a ConfigMap is loaded as module
 //! `<namespace>/<configmap>/<key>`, the outcome is written back to the ConfigMap as the annotation
 //! `openpolicyagent.org/policy-status` (`{"status":"ok"}` or OPA's error object), and deleting the
-//! ConfigMap unloads its modules. Two deliberate differences:
+//! ConfigMap unloads its modules. Deliberate differences:
 //!
 //! * keys removed by an update are unloaded too (kube-mgmt 0.6 left them loaded, a known quirk);
-//! * a ConfigMap is reprocessed only when its data changes (kube-mgmt 7.1's fingerprint), so the
-//!   status patch, which itself produces a watch event, cannot loop.
+//! * a ConfigMap is reprocessed only when its data or its enforcement mark changes (kube-mgmt 7.1's
+//!   fingerprint), so the status patch, which itself produces a watch event, cannot loop;
+//! * ConfigMaps that are not policies ([`contracts::policy_configmaps::is_policy`]: the control
+//!   plane's `kube-root-ca.crt`) are left alone rather than compiled as Rego;
+//! * a ConfigMap marked `DoNotEnforce` (the annotation
+//!   [`contracts::policy_configmaps::ENFORCEMENT_MODE_ANNOTATION`], on the policy of an assignment
+//!   in that mode) is loaded as audited only: admission skips its modules, audits keep them
+//!   (`PolicyEngine::set_audit_only`).
 //!
 //! With several keys the status reports every failing key rather than "last key wins".
 
@@ -16,6 +22,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use contracts::EnforcementMode;
+use contracts::policy_configmaps::{enforcement_mode, is_policy};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams};
@@ -46,9 +54,10 @@ pub struct PolicyLoader {
     loaded: HashMap<String, Loaded>,
 }
 
-fn fingerprint(data: &BTreeMap<String, String>) -> u64 {
+fn fingerprint(data: &BTreeMap<String, String>, mode: EnforcementMode) -> u64 {
     let mut h = DefaultHasher::new();
     data.hash(&mut h);
+    mode.hash(&mut h);
     h.finish()
 }
 
@@ -88,10 +97,14 @@ impl PolicyLoader {
         format!("{}/{configmap}/{key}", self.namespace)
     }
 
-    /// Loads (or reloads) ConfigMap `name` with `data`. Returns the status annotation value, or
-    /// `None` when the data is unchanged since the last load (nothing to do, nothing to patch).
-    pub fn apply(&mut self, name: &str, data: &BTreeMap<String, String>) -> Option<Value> {
-        let fp = fingerprint(data);
+    /// Loads (or reloads) ConfigMap `name` with `data`, enforced at admission or audited only as
+    /// `mode` says. Returns the status annotation value, or `None` when nothing changed since the
+    /// last load or `name` is not a policy (nothing to do, nothing to patch).
+    pub fn apply(&mut self, name: &str, data: &BTreeMap<String, String>, mode: EnforcementMode) -> Option<Value> {
+        if !is_policy(name) {
+            return None;
+        }
+        let fp = fingerprint(data, mode);
         if self.loaded.get(name).is_some_and(|l| l.fingerprint == fp) {
             return None;
         }
@@ -103,12 +116,15 @@ impl PolicyLoader {
             for id in &stale_ids {
                 engine.remove_module(id);
             }
+            for (id, _) in &ids {
+                engine.set_audit_only(id, !mode.enforces());
+            }
             ids.iter().filter_map(|(id, src)| engine.upsert_module(id, src).err()).collect()
         });
         for (id, _) in &ids {
             match errors.iter().find(|e| &e.id == id) {
                 Some(e) => tracing::warn!(module = %id, error = %e, "policy rejected"),
-                None => tracing::info!(module = %id, "policy loaded"),
+                None => tracing::info!(module = %id, enforcement_mode = %mode, "policy loaded"),
             }
         }
         for id in &stale_ids {
@@ -179,7 +195,8 @@ impl PolicyLoader {
     async fn on_apply(&mut self, api: &Api<ConfigMap>, cm: &ConfigMap) {
         let name = cm.name_any();
         let data = cm.data.clone().unwrap_or_default();
-        let Some(status) = self.apply(&name, &data) else { return };
+        let mode = enforcement_mode(cm.metadata.annotations.as_ref());
+        let Some(status) = self.apply(&name, &data, mode) else { return };
         if data.is_empty() {
             return;
         }
@@ -219,7 +236,7 @@ mod tests {
     #[test]
     fn loads_each_key_as_namespace_name_key() {
         let mut l = loader();
-        let status = l.apply("cm1", &data(&[("a.rego", OK), ("b.rego", OK)])).unwrap();
+        let status = l.apply("cm1", &data(&[("a.rego", OK), ("b.rego", OK)]), EnforcementMode::Default).unwrap();
         assert_eq!(status, json!({"status": "ok"}));
         assert_eq!(modules(&l), vec!["azure-policy/cm1/a.rego", "azure-policy/cm1/b.rego"]);
     }
@@ -227,15 +244,15 @@ mod tests {
     #[test]
     fn unchanged_data_is_not_reprocessed() {
         let mut l = loader();
-        assert!(l.apply("cm1", &data(&[("a", OK)])).is_some());
-        assert!(l.apply("cm1", &data(&[("a", OK)])).is_none());
+        assert!(l.apply("cm1", &data(&[("a", OK)]), EnforcementMode::Default).is_some());
+        assert!(l.apply("cm1", &data(&[("a", OK)]), EnforcementMode::Default).is_none());
     }
 
     #[test]
     fn a_compile_error_is_reported_with_location_and_others_stay_loaded() {
         let mut l = loader();
-        l.apply("good", &data(&[("policy.rego", OK)]));
-        let status = l.apply("bad", &data(&[("policy.rego", BROKEN)])).unwrap();
+        l.apply("good", &data(&[("policy.rego", OK)]), EnforcementMode::Default);
+        let status = l.apply("bad", &data(&[("policy.rego", BROKEN)]), EnforcementMode::Default).unwrap();
         assert_eq!(status["status"], "error");
         let detail = &status["error"]["errors"][0];
         assert_eq!(detail["location"]["file"], "azure-policy/bad/policy.rego");
@@ -248,12 +265,39 @@ mod tests {
     #[test]
     fn delete_and_removed_keys_unload() {
         let mut l = loader();
-        l.apply("cm1", &data(&[("a", OK), ("b", OK)]));
-        l.apply("cm1", &data(&[("b", OK)]));
+        l.apply("cm1", &data(&[("a", OK), ("b", OK)]), EnforcementMode::Default);
+        l.apply("cm1", &data(&[("b", OK)]), EnforcementMode::Default);
         assert_eq!(modules(&l), vec!["azure-policy/cm1/b"]);
         l.remove("cm1");
         assert!(modules(&l).is_empty());
         assert!(l.loaded_names().is_empty());
         assert!(l.state.metrics.render().contains("policy_webhook_loaded_modules 0"));
+    }
+
+    #[test]
+    fn the_control_plane_ca_configmap_is_not_a_policy() {
+        let mut l = loader();
+        let ca = data(&[("ca.crt", "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIBADAKBggqhkjOPQQDAjAA\n-----END CERTIFICATE-----\n")]);
+        assert!(l.apply("kube-root-ca.crt", &ca, EnforcementMode::Default).is_none(), "nothing to patch on it");
+        assert!(modules(&l).is_empty());
+        assert!(l.loaded_names().is_empty());
+        l.apply("azurepolicy-a", &data(&[("policy.rego", OK)]), EnforcementMode::Default);
+        assert!(l.state.metrics.render().contains("policy_webhook_module_errors 0"));
+        assert_eq!(l.loaded_names(), BTreeSet::from(["azurepolicy-a".to_string()]));
+    }
+
+    #[test]
+    fn the_enforcement_mark_loads_modules_audited_only_and_a_change_of_mark_reloads() {
+        let mut l = loader();
+        let policy = data(&[("policy.rego", OK)]);
+        let id = "azure-policy/cm1/policy.rego";
+        assert!(l.apply("cm1", &policy, EnforcementMode::DoNotEnforce).is_some());
+        assert!(l.state.engine.snapshot().is_audit_only(id));
+        assert!(l.apply("cm1", &policy, EnforcementMode::DoNotEnforce).is_none());
+        assert!(l.apply("cm1", &policy, EnforcementMode::Default).is_some(), "same data, new mark");
+        assert!(!l.state.engine.snapshot().is_audit_only(id));
+        l.apply("cm1", &policy, EnforcementMode::DoNotEnforce);
+        l.remove("cm1");
+        assert!(!l.state.engine.snapshot().is_audit_only(id));
     }
 }

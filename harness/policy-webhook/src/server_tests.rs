@@ -127,3 +127,31 @@ async fn audit_reports_replicated_violations_and_refuses_other_methods() {
     let (_, body) = call(&empty, "GET", "/v1/audit", Body::empty()).await;
     assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), json!({"message": "total violations:0"}));
 }
+
+/// The policy of a `DoNotEnforce` assignment, as the agent writes it (marked ConfigMap) and the
+/// loader loads it: admitted, not in the denial feed, but in the audit; enforced again once the
+/// ConfigMap comes back without the mark.
+#[tokio::test]
+async fn a_do_not_enforce_policy_is_audited_but_not_enforced() {
+    use contracts::EnforcementMode;
+    let state = Arc::new(AppState::new(SharedEngine::default(), 16, 64 * 1024));
+    state.readiness.set_policies_loaded();
+    let mut loader = crate::policy_loader::PolicyLoader::new(state.clone(), "azure-policy");
+    let data = std::collections::BTreeMap::from([("policy.rego".to_string(), PRIVILEGED.to_string())]);
+    assert_eq!(loader.apply("azurepolicy-priv", &data, EnforcementMode::DoNotEnforce), Some(json!({"status": "ok"})));
+
+    assert_eq!(admit(&state, &pod_review("web", true)).await["response"]["allowed"], true);
+    let (_, body) = call(&state, "GET", "/v1/denials?since=0", Body::empty()).await;
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["denials"], json!([]));
+    state.engine.update(|e| {
+        e.upsert_object("pods", Some("team"), "web", pod_review("web", true)["request"]["object"].clone())
+    });
+    let audit: Value = serde_json::from_slice(&call(&state, "GET", "/v1/audit", Body::empty()).await.1).unwrap();
+    assert_eq!(audit["message"], "total violations:1");
+    assert_eq!(audit["violations"][0]["id"], "no-priv");
+
+    loader.apply("azurepolicy-priv", &data, EnforcementMode::Default);
+    let out = admit(&state, &pod_review("web2", true)).await;
+    assert_eq!(out["response"]["allowed"], false);
+    assert_eq!(out["response"]["status"]["message"], "privileged containers are not allowed");
+}

@@ -348,7 +348,7 @@ impl AddonLifecycle {
         let configmaps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client, &ns);
         for cm in configmaps.list(&Default::default()).await?.items {
             let name = cm.metadata.name.unwrap_or_default();
-            if name != "kube-root-ca.crt" {
+            if contracts::policy_configmaps::is_policy(&name) {
                 objects::ignore_missing(configmaps.delete(&name, &DeleteParams::default()).await)?;
             }
         }

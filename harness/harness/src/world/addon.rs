@@ -73,8 +73,7 @@ impl AksWorld {
             .await?
             .items
             .into_iter()
-            // Kubernetes' own root CA ConfigMap is not a policy (see policy-agent's docs).
-            .filter(|cm| cm.metadata.name.as_deref() != Some("kube-root-ca.crt"))
+            .filter(|cm| cm.metadata.name.as_deref().is_some_and(contracts::policy_configmaps::is_policy))
             .collect();
         list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         Ok(list)

@@ -64,10 +64,10 @@ pub async fn test_namespace(client: &kube::Client, name: &str) -> kube::Api<k8s_
     kube::Api::namespaced(client.clone(), name)
 }
 
-/// Names of the ConfigMaps in the namespace, without the control plane's `kube-root-ca.crt`.
+/// Names of the policy ConfigMaps in the namespace (not the control plane's `kube-root-ca.crt`).
 pub async fn policy_configmap_names(api: &kube::Api<k8s_openapi::api::core::v1::ConfigMap>) -> Vec<String> {
     api.list(&Default::default()).await.unwrap().items.into_iter()
         .filter_map(|cm| cm.metadata.name)
-        .filter(|n| n != "kube-root-ca.crt")
+        .filter(|n| contracts::policy_configmaps::is_policy(n))
         .collect()
 }

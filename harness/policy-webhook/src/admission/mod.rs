@@ -15,9 +15,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use policy_engine::ResourceRef;
+use contracts::webhook::{DeniedViolation, ResourceRef};
 
-use crate::denials::{DeniedViolation, NewDenial};
+use crate::denials::NewDenial;
 use crate::metrics::Decision;
 use crate::state::AppState;
 use decision::{Outcome, evaluate};

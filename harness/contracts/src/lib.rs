@@ -1,0 +1,24 @@
+//! # contracts: what the parts of aks-policy-harness say to each other, defined once
+//!
+//! azure-sim, policy-agent and policy-webhook run as separate processes (and are tested
+//! separately), so the bodies they exchange are a contract. Each type here is the one definition of
+//! its wire form: the server serialises it and the client deserialises the same type, so the two
+//! sides cannot drift apart. `docs/contracts.md` describes the protocols (routes, headers,
+//! semantics) and points here for the shapes.
+//!
+//! * [`dataplane`]: the add-on ⇄ Azure protocol served by azure-sim (`docs/contracts.md` §3): the
+//!   active assignments of a cluster, and the compliance reports the agent posts back.
+//! * [`webhook`]: the bodies of the webhook's `GET /v1/audit` and `GET /v1/denials`
+//!   (`docs/contracts.md` §5), read by the agent's audit cycle.
+//! * [`policy_configmaps`]: what the agent writes into the add-on namespace and the webhook loads
+//!   from it (`docs/contracts.md` §6): which ConfigMaps are policies, and the enforcement mark.
+//!
+//! The crate depends on serde, serde_json and chrono only, so every part can use it without
+//! pulling in a Kubernetes client, a web framework or the Rego engine.
+
+pub mod dataplane;
+pub mod policy_configmaps;
+pub mod webhook;
+
+pub use dataplane::EnforcementMode;
+pub use webhook::ResourceRef;
