@@ -5,8 +5,10 @@
 //! - [`world`]: the cucumber World, its resources and the step library;
 //! - [`runner`]: runs the feature files with reports; [`report`]: JUnit and the HTML living documentation.
 
-pub mod addon_lifecycle;
-pub mod az;
+/// The add-on lifecycle (its own crate, `addon-lifecycle`), re-exported for the World and steps.
+pub use addon_lifecycle;
+/// The az command translator (its own crate, `az-translator`), re-exported for the World and steps.
+pub use az_translator as az;
 pub mod report;
 pub mod runner;
 pub mod snapshots;

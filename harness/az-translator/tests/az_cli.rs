@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use azure_sim::{AzureSim, NoopAddonController, RunningSim, SimConfig};
-use harness::az::{AzCli, AzOutput};
+use az_translator::{AzCli, AzOutput};
 use serde_json::{Value, json};
 
 const IMAGES_GUID: &str = "5f86cb6e-c4da-441b-807c-44bd0cc14e66";
@@ -327,7 +327,7 @@ async fn unsupported_commands_and_bad_flags_fail_clearly() {
     let json = f.ok("az feature list").await;
     assert!(json.stdout.starts_with("[\n  {\n    \"id\""), "{}", json.stdout);
     assert!(f.ok("az feature list --help").await.stdout.contains("--namespace"));
-    assert!(harness::az::supported_commands().contains(&"az policy state trigger-scan".to_string()));
+    assert!(az_translator::supported_commands().contains(&"az policy state trigger-scan".to_string()));
     let value: Value = f.ok("az provider show -n Microsoft.Authorization").await.json();
     assert_eq!(value["registrationState"], "Registered");
 }
