@@ -210,8 +210,30 @@ fn stop_at_exit() {
     });
 }
 
-/// The backend named by `AKS_HARNESS_CLUSTER` (`local` by default).
-fn backend_from_env() -> Result<Backend, ClusterError> {
+/// The backend chosen with [`use_backend`], if any.
+static CHOSEN: Mutex<Option<Backend>> = Mutex::new(None);
+
+/// Chooses the backend of [`shared`] and [`another`] (`harness run --cluster`). Call it before their
+/// first use; a shared cluster already running with another backend is an error.
+pub fn use_backend(backend: Backend) -> Result<(), ClusterError> {
+    if let Some(running) = SHARED.get()
+        && running.backend != backend
+    {
+        return Err(ClusterError::Kubeconfig(format!(
+            "the shared cluster already runs on the {:?} backend; cannot switch to {backend:?}",
+            running.backend
+        )));
+    }
+    *CHOSEN.lock().expect("backend choice lock") = Some(backend);
+    Ok(())
+}
+
+/// The backend chosen with [`use_backend`], else the one named by `AKS_HARNESS_CLUSTER` (for test
+/// binaries run by cargo), else local.
+fn chosen_backend() -> Result<Backend, ClusterError> {
+    if let Some(backend) = *CHOSEN.lock().expect("backend choice lock") {
+        return Ok(backend);
+    }
     std::env::var("AKS_HARNESS_CLUSTER")
         .ok()
         .map(|b| b.parse::<Backend>())
@@ -220,13 +242,13 @@ fn backend_from_env() -> Result<Backend, ClusterError> {
         .map(Option::unwrap_or_default)
 }
 
-/// The cluster shared by everything in this process, booted on first use with the backend named by
-/// `AKS_HARNESS_CLUSTER` (`local` by default). It is stopped when the process exits; if the process is
+/// The cluster shared by everything in this process, booted on first use with the chosen backend
+/// (see [`use_backend`]). It is stopped when the process exits; if the process is
 /// killed, `PR_SET_PDEATHSIG` takes the children down with it.
 pub async fn shared() -> Result<&'static Cluster, ClusterError> {
     SHARED
         .get_or_try_init(|| async {
-            let cluster = start(ClusterOptions { backend: backend_from_env()? }).await?;
+            let cluster = start(ClusterOptions { backend: chosen_backend()? }).await?;
             stop_at_exit();
             Ok(cluster)
         })
@@ -237,7 +259,7 @@ pub async fn shared() -> Result<&'static Cluster, ClusterError> {
 /// lifetime: stopped when the process exits. For work that needs a cluster of its own, such as
 /// scenarios running at once that each install the cluster-wide add-on.
 pub async fn another() -> Result<&'static Cluster, ClusterError> {
-    let cluster: &'static Cluster = Box::leak(Box::new(start(ClusterOptions { backend: backend_from_env()? }).await?));
+    let cluster: &'static Cluster = Box::leak(Box::new(start(ClusterOptions { backend: chosen_backend()? }).await?));
     OTHERS.lock().expect("cluster list lock").push(cluster);
     stop_at_exit();
     Ok(cluster)

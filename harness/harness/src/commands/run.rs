@@ -22,13 +22,7 @@ pub async fn run(cmd: RunCommand) -> anyhow::Result<ExitCode> {
     if cmd.cluster == cluster::Backend::K3s && !cluster::k3s::BUILT_IN {
         anyhow::bail!("this harness was built without the k3s backend; {}", cluster::k3s::HOW_TO_BUILD);
     }
-    let name = match cmd.cluster {
-        cluster::Backend::Local => "local",
-        cluster::Backend::K3s => "k3s",
-        cluster::Backend::Existing => "existing",
-    };
-    // SAFETY: set before any other thread reads the environment (the runtime has not spawned work).
-    unsafe { std::env::set_var("AKS_HARNESS_CLUSTER", name) };
+    cluster::use_backend(cmd.cluster)?;
     let summary = harness::run_scenarios(cmd.args).await?;
     Ok(if summary.succeeded() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
