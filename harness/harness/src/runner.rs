@@ -10,7 +10,7 @@
 //!   together in one closure, and the dropped scenarios are printed and reported as skipped.
 //! - **Cleanup, pass or fail.** The World implements [`ScenarioHooks`]; its `teardown` runs in
 //!   cucumber's `after` hook after every scenario, and an error there fails the scenario in every
-//!   report (a cleanup failure that only shows in a log is a lie, see test-tool-anchors §6).
+//!   report (a cleanup failure that only shows in a log is a lie).
 //! - **Reports.** `reports/junit.xml` and `reports/cucumber.json` are written by cucumber's
 //!   writers during the run, `reports/index.html` from the JSON afterwards ([`crate::report`]).
 //! - **Scenario counts for CI.** cucumber's summary counts steps in its stats API and prints a

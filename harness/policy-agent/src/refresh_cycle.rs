@@ -1,4 +1,4 @@
-//! The refresh cycle (reference §1 and §7): fetch the active assignments, download and fill each
+//! The refresh cycle, as the 2019 add-on ran it: fetch the active assignments, download and fill each
 //! Rego, then delete every ConfigMap in the policy namespace and create one per assignment.
 //!
 //! **Deviation from the 2019 add-on.** Delete-all-then-recreate would silently drop enforcement of an

@@ -1,4 +1,4 @@
-//! Figures for the issue-5 note, printed (not asserted on time): the agent binary's peak RSS and the
+//! Figures, printed (not asserted on time): the agent binary's peak RSS and the
 //! duration of one audit cycle over 1,000 violating objects, plus an end-to-end check of the binary's
 //! HTTP surface (triggers, /status, /metrics, the completion log line).
 

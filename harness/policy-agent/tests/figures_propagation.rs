@@ -1,4 +1,4 @@
-//! Figure for the issue-5 note: time from an assignment PUT in azure-sim to its ConfigMap in the
+//! A figure, printed: time from an assignment PUT in azure-sim to its ConfigMap in the
 //! cluster, with the on-demand trigger and with a 2 s refresh interval (printed, not asserted on
 //! time). Enforcement adds the webhook's ConfigMap load on top; that part is measured by the harness.
 #![cfg(feature = "engine")]

@@ -5,7 +5,7 @@
 //! an admission. The set of the replicated data changes only with the data, so it is computed once
 //! per snapshot; an admission then replaces the tuples of the reviewed path by the overlay's and
 //! hands the result in with `with data.k8s.matches`. Every tuple names its path
-//! (`[kind, namespace, name, _]`, §3.2), so the tuples of one path are exactly what the library
+//! (`[kind, namespace, name, _]`), so the tuples of one path are exactly what the library
 //! yields over a tree holding only that path; both sides are computed by the library itself.
 
 use regorus::{Engine, Value};

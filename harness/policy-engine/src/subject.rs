@@ -2,9 +2,9 @@
 //!
 //! A 2019 rule starts with `matches[["<kind>", namespace, name, obj]]` and reports
 //! `"resource": {"kind": "<kind>", "namespace": namespace, "name": name}`. The admission query keeps
-//! only elements whose resource is the reviewed object (gatekeeper-v2-semantics §4), so only the
+//! only elements whose resource is the reviewed object (as Gatekeeper v2's admission query did), so only the
 //! `matches` tuples at the reviewed path can contribute. Those tuples are exactly two lookups
-//! (§3.2): the overlay at `data.kubernetes[kind][ns][name]` and its `.object`. [`rewrite_subjects`]
+//! (a tuple names its path): the overlay at `data.kubernetes[kind][ns][name]` and its `.object`. [`rewrite_subjects`]
 //! replaces such a subject `matches` by [`SUBJECT_REF`], a library rule doing just those lookups, so
 //! an admission costs one object instead of every object of the kind; any *other* `matches` in the
 //! body (the "other ingress" of the hostname-conflict policy) still sees the whole replicated kind

@@ -1,4 +1,5 @@
-//! The conformance table of gatekeeper-v2-semantics.md §8.2, over our nine built-ins.
+//! A conformance table of Gatekeeper v2 behaviour over our nine built-ins: for each, objects that are
+//! allowed and denied, with the exact messages.
 
 mod common;
 

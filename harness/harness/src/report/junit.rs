@@ -1,8 +1,8 @@
 //! Scenarios the runner did not run, added to cucumber's `junit.xml` as skipped test cases.
 //!
 //! cucumber's JUnit writer only sees scenarios that passed the filter, so a scenario dropped
-//! for want of a Docker engine would vanish from CI's test list. Reports should tell the truth
-//! (test-tool-anchors §6): CI should show it as skipped, with the reason, like the HTML does.
+//! for want of a Docker engine would vanish from CI's test list. Reports should tell the truth:
+//! CI should show it as skipped, with the reason, like the HTML does.
 
 use std::fmt::Write as _;
 

@@ -15,7 +15,7 @@ pub fn message(policy_id: &str, detail: &str) -> String {
     format!("The operation was disallowed by policy ‘{}’. Error details: {detail}", assignment(policy_id))
 }
 
-/// The reference's example parameter values (§8.2).
+/// Example parameter values for the nine built-ins, as the 2019 documentation gave them.
 pub use policy_engine::workload::example_params;
 
 pub fn engine_with(params: &Map<String, Value>) -> PolicyEngine {
