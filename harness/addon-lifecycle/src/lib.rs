@@ -27,6 +27,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use contracts::addon::{AddonError, AddonInstall};
+use contracts::agent::Cycle;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams};
 use policy_webhook::{FailurePolicy, Registration};
@@ -57,6 +59,25 @@ pub enum LifecycleError {
     NotInstalled(String),
     #[error("agent trigger failed: {0}")]
     Trigger(String),
+}
+
+/// What azure-sim reads of a failure: the kind of trouble, with this error's message (which users
+/// read in the failed operation).
+impl From<LifecycleError> for AddonError {
+    fn from(e: LifecycleError) -> Self {
+        let message = e.to_string();
+        match e {
+            LifecycleError::BinaryMissing { .. } | LifecycleError::NotReady { .. } | LifecycleError::Cluster(_) => {
+                AddonError::NotReady(message)
+            }
+            LifecycleError::Kube(_) | LifecycleError::Registration(_) | LifecycleError::NamespaceStuck(..) => {
+                AddonError::Kubernetes(message)
+            }
+            LifecycleError::Pki(_) | LifecycleError::Io { .. } => AddonError::Setup(message),
+            LifecycleError::NotInstalled(cluster_id) => AddonError::NotInstalled(cluster_id),
+            LifecycleError::Trigger(why) => AddonError::TriggerFailed(why),
+        }
+    }
 }
 
 fn io(context: &str) -> impl FnOnce(std::io::Error) -> LifecycleError + '_ {
@@ -182,7 +203,7 @@ impl AddonLifecycle {
     }
 
     /// Installs the add-on for `req.cluster_id`.
-    pub async fn install(&self, req: &azure_sim::AddonInstall) -> Result<(), LifecycleError> {
+    pub async fn install(&self, req: &AddonInstall) -> Result<(), LifecycleError> {
         let key = req.cluster_id.to_ascii_lowercase();
         let mut installs = self.inner.installs.lock().await;
         if let Some(existing) = installs.get_mut(&key) {
@@ -210,7 +231,7 @@ impl AddonLifecycle {
         Ok(())
     }
 
-    async fn start(&self, req: &azure_sim::AddonInstall, settings: AddonSettings) -> Result<Installed, LifecycleError> {
+    async fn start(&self, req: &AddonInstall, settings: AddonSettings) -> Result<Installed, LifecycleError> {
         let cluster = self.inner.cluster;
         let client = cluster.client();
         let ns = settings.namespace.clone();
@@ -355,9 +376,9 @@ impl AddonLifecycle {
         Ok(())
     }
 
-    /// Asks the agent to run a refresh (`"refresh"`) or audit (`"audit"`) cycle now; returns its JSON reply.
-    pub async fn trigger(&self, cluster_id: &str, cycle: &str) -> Result<serde_json::Value, LifecycleError> {
-        let url = self.with_installed(cluster_id, |i| format!("{}/trigger/{cycle}", i.agent_url)).await?;
+    /// Asks the agent to run a `cycle` now; returns its JSON reply.
+    pub async fn trigger(&self, cluster_id: &str, cycle: Cycle) -> Result<serde_json::Value, LifecycleError> {
+        let url = self.with_installed(cluster_id, |i| format!("{}{}", i.agent_url, cycle.trigger_path())).await?;
         let reply = http_client(None).post(url).send().await.map_err(|e| LifecycleError::Trigger(e.to_string()))?;
         let body: serde_json::Value = reply.json().await.map_err(|e| LifecycleError::Trigger(e.to_string()))?;
         if body["ok"] == true { Ok(body) } else { Err(LifecycleError::Trigger(body.to_string())) }
@@ -372,19 +393,20 @@ impl AddonLifecycle {
 /// The controller azure-sim calls.
 #[async_trait::async_trait]
 impl azure_sim::AddonController for AddonLifecycle {
-    async fn install(&self, req: &azure_sim::AddonInstall) -> Result<(), String> {
-        AddonLifecycle::install(self, req).await.map_err(|e| e.to_string())
+    async fn install(&self, req: &AddonInstall) -> Result<(), AddonError> {
+        Ok(AddonLifecycle::install(self, req).await?)
     }
 
     /// Done once nothing of the add-on acts any more (webhook configuration gone, processes
     /// stopped) and its namespace is being deleted; kube-controller-manager finishes that deletion
     /// after its fixed 5 s grace period, which `disable-addons` does not wait for.
-    async fn uninstall(&self, cluster_id: &str) -> Result<(), String> {
-        AddonLifecycle::uninstall(self, cluster_id, false).await.map_err(|e| e.to_string())
+    async fn uninstall(&self, cluster_id: &str) -> Result<(), AddonError> {
+        Ok(AddonLifecycle::uninstall(self, cluster_id, false).await?)
     }
 
-    async fn trigger_scan(&self, cluster_id: &str) -> Result<(), String> {
-        self.trigger(cluster_id, "audit").await.map(|_| ()).map_err(|e| e.to_string())
+    async fn trigger_scan(&self, cluster_id: &str) -> Result<(), AddonError> {
+        self.trigger(cluster_id, Cycle::Audit).await?;
+        Ok(())
     }
 }
 

@@ -353,13 +353,13 @@ struct FailingInstall;
 
 #[async_trait::async_trait]
 impl azure_sim::AddonController for FailingInstall {
-    async fn install(&self, _req: &azure_sim::AddonInstall) -> Result<(), String> {
-        Err("the webhook did not become ready".into())
+    async fn install(&self, _req: &azure_sim::AddonInstall) -> Result<(), azure_sim::AddonError> {
+        Err(azure_sim::AddonError::NotReady("the webhook did not become ready".into()))
     }
-    async fn uninstall(&self, _cluster_id: &str) -> Result<(), String> {
+    async fn uninstall(&self, _cluster_id: &str) -> Result<(), azure_sim::AddonError> {
         Ok(())
     }
-    async fn trigger_scan(&self, _cluster_id: &str) -> Result<(), String> {
+    async fn trigger_scan(&self, _cluster_id: &str) -> Result<(), azure_sim::AddonError> {
         Ok(())
     }
 }

@@ -1,32 +1,21 @@
 //! Policy assignments (Microsoft.Authorization/policyAssignments) at subscription, resource-group
-//! and resource scope, validated against their definition. Also the one place that decides which
-//! assignments are *active* for a cluster, since the dataplane and PolicyInsights must agree on it.
-
-use std::collections::BTreeMap;
+//! and resource scope, validated against their definition. Which assignments are *active* for a
+//! cluster is decided in one place, `App::active_for_cluster`, since the dataplane and PolicyInsights
+//! must agree on it.
 
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::app::{App, SharedApp};
-use crate::arm::{ArmRequest, json};
-use crate::definitions::REGO_MODE;
+use crate::app::SharedApp;
 use crate::error::{ArmError, ArmResult};
 use crate::ids::{self, Scope, ScopeKind, key};
 use crate::parameters;
+use crate::request::{ArmRequest, json};
 use crate::resource_groups;
 use crate::state::{Assignment, SimState};
 
 const TYPE: &str = "Microsoft.Authorization/policyAssignments";
-
-/// An assignment that applies to a cluster, with its definition and resolved parameters.
-#[derive(Debug, Clone)]
-pub struct Active {
-    pub assignment: Assignment,
-    pub definition: Value,
-    pub parameters: BTreeMap<String, Value>,
-    pub effect: String,
-}
 
 /// The response body of an assignment.
 pub fn body(a: &Assignment) -> Value {
@@ -38,35 +27,6 @@ pub fn body(a: &Assignment) -> Value {
         b["identity"] = identity.clone();
     }
     b
-}
-
-impl App {
-    /// Assignments active for `cluster_id`: scope contains it, `notScopes` does not, definition in
-    /// the Rego mode, resolved effect not `Disabled`.
-    pub fn active_for_cluster(&self, state: &SimState, cluster_id: &str) -> Vec<Active> {
-        state.assignments.values().filter_map(|a| self.active(state, a, cluster_id)).collect()
-    }
-
-    /// The assignment as active for `cluster_id`, or `None`.
-    pub fn active(&self, state: &SimState, a: &Assignment, cluster_id: &str) -> Option<Active> {
-        let props = &a.properties;
-        let excluded = props["notScopes"].as_array()?.iter().filter_map(Value::as_str).any(|n| ids::contains(n, cluster_id));
-        if !ids::contains(&a.scope, cluster_id) || excluded {
-            return None;
-        }
-        let definition = self.definition(state, props["policyDefinitionId"].as_str()?)?;
-        let dprops = &definition["properties"];
-        if !dprops["mode"].as_str().is_some_and(|m| ids::eq(m, REGO_MODE)) {
-            return None;
-        }
-        let empty = Map::new();
-        let declared = dprops["parameters"].as_object().unwrap_or(&empty);
-        let given = props["parameters"].as_object().unwrap_or(&empty);
-        let parameters = parameters::resolve(declared, given, &a.name, "").ok()?;
-        let effect = parameters::expand(&dprops["policyRule"]["then"]["effect"], &parameters)?;
-        let effect = effect.as_str()?.to_string();
-        (!effect.eq_ignore_ascii_case("Disabled")).then_some(Active { assignment: a.clone(), definition, parameters, effect })
-    }
 }
 
 /// `{scope}/providers/Microsoft.Authorization/policyAssignments[/{name}]`.

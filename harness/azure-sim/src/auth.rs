@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::app::{App, SharedApp};
+use crate::app::SharedApp;
 use crate::error::{ArmError, ArmResult};
 use crate::state::{Principal, SimState};
 
@@ -299,15 +299,4 @@ pub fn new_principal(state: &mut SimState, subscriptions: Vec<String>) -> Princi
     };
     state.principals.insert(principal.client_id.clone(), principal.clone());
     principal
-}
-
-impl App {
-    /// A ready token for the default principal of `subscription`.
-    pub fn token_for(&self, subscription: &str) -> Option<String> {
-        self.store.read(|state| {
-            let owner = &state.subscription(subscription)?.owner_client_id;
-            let principal = state.principals.get(owner)?;
-            Some(mint(state, &format!("{}/adfs", self.base_url()), principal, "access"))
-        })
-    }
 }

@@ -18,6 +18,10 @@ pub struct Builtin {
 }
 
 /// The catalog, in the order of the public table.
+/// The definition mode of Rego policies (`EnforceRegoPolicy`): the built-ins' mode, and the mode
+/// an assignment's definition must have to reach a cluster.
+pub const REGO_MODE: &str = "Microsoft.ContainerService.Data";
+
 pub const BUILTINS: &[Builtin] = &[
     Builtin {
         policy: &engine::CONTAINER_ALLOWED_IMAGES,
@@ -113,7 +117,7 @@ pub fn definition(b: &Builtin, base: &str) -> Value {
             "displayName": format!("[Limited Preview]: {}", b.display_name),
             "description": format!("{}{PREVIEW_NOTE}", b.description),
             "policyType": "BuiltIn",
-            "mode": "Microsoft.ContainerService.Data",
+            "mode": REGO_MODE,
             "metadata": {"category": "Kubernetes service"},
             "parameters": parameters,
             "policyRule": {

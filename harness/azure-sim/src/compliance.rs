@@ -9,10 +9,11 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use crate::addon::AddonFailure;
 use crate::app::SharedApp;
-use crate::arm::{ArmRequest, json};
 use crate::error::{ArmError, ArmResult};
 use crate::ids::{self, Scope, ScopeKind};
+use crate::request::{ArmRequest, json};
 use crate::state::SimState;
 use crate::{lro, odata, providers};
 
@@ -185,16 +186,16 @@ fn trigger_evaluation(app: &SharedApp, req: &ArmRequest, scope: &Scope) -> ArmRe
     let controller = app.controller.clone();
     let work = async move {
         let mut errors = Vec::new();
-        for id in &clusters {
-            if let Err(e) = controller.trigger_scan(id).await {
-                errors.push(format!("{id}: {e}"));
+        for id in clusters {
+            if let Err(e) = controller.trigger_scan(&id).await {
+                errors.push((id, e));
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+        if errors.is_empty() { Ok(()) } else { Err(AddonFailure::Scan(errors)) }
     };
     lro::spawn(app, op_id.clone(), work, |_, result| match result {
         Ok(()) => Ok(Some(json!({"status": "Succeeded"}))),
-        Err(e) => Err(("EvaluationFailed".into(), format!("The on-demand evaluation failed: {e}"))),
+        Err(failure) => Err(failure.into()),
     });
     Ok(lro::accepted(&lro::result_url(req, NAMESPACE, "global", &op_id), None))
 }

@@ -160,10 +160,3 @@ pub async fn admin_reports(State(app): State<SharedApp>, Query(q): Query<Cluster
     let cluster_id = q.cluster_id.unwrap_or_default();
     Json(json!({ "value": app.reports(&cluster_id) }))
 }
-
-impl crate::app::App {
-    /// Every accepted report for `cluster_id` (any casing), in arrival order.
-    pub fn reports(&self, cluster_id: &str) -> Vec<ComplianceReport> {
-        self.store.read(|state| state.reports.iter().filter(|r| r.cluster_id.eq_ignore_ascii_case(cluster_id)).cloned().collect())
-    }
-}

@@ -11,62 +11,18 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::app::{App, SharedApp};
-use crate::arm::{ArmRequest, json};
-use crate::builtins;
+use crate::app::SharedApp;
+use crate::builtins::{self, REGO_MODE};
 use crate::error::{ArmError, ArmResult, SimError};
-use crate::ids::{self, key};
+use crate::ids::key;
 use crate::parameters::{canonical_type, has_type};
-use crate::state::SimState;
+use crate::request::{ArmRequest, json};
 
 const TYPE: &str = "Microsoft.Authorization/policyDefinitions";
 const MODES: &[&str] = &["All", "Indexed", "Microsoft.ContainerService.Data", "Microsoft.Kubernetes.Data", "Microsoft.KeyVault.Data"];
-pub const REGO_MODE: &str = "Microsoft.ContainerService.Data";
 
 fn not_found(id: &str) -> ArmError {
     ArmError::not_found("PolicyDefinitionNotFound", format!("The policy definition '{id}' could not be found."))
-}
-
-/// Points a relative `details.policy` (a file of the definitions directory) at this server.
-fn render(mut definition: Value, base: &str) -> Value {
-    let policy = &mut definition["properties"]["policyRule"]["then"]["details"]["policy"];
-    if let Some(file) = policy.as_str().filter(|p| !p.contains("://")) {
-        *policy = json!(format!("{base}/policies/custom/{}", file.trim_start_matches("./")));
-    }
-    definition
-}
-
-impl App {
-    /// Built-ins and directory definitions (tenant level), rendered.
-    fn tenant_definitions(&self) -> Vec<Value> {
-        let base = self.base_url();
-        let builtins = builtins::BUILTINS.iter().map(|b| builtins::definition(b, base));
-        builtins.chain(self.dir_definitions.iter().map(|d| render(d.clone(), base))).collect()
-    }
-
-    fn tenant_definition(&self, name: &str) -> Option<Value> {
-        if let Some(b) = builtins::find(name) {
-            return Some(builtins::definition(b, self.base_url()));
-        }
-        let found = self.dir_definitions.iter().find(|d| d["name"].as_str().is_some_and(|n| ids::eq(n, name)));
-        found.map(|d| render(d.clone(), self.base_url()))
-    }
-
-    /// Resolves a `policyDefinitionId` to its rendered body.
-    pub fn definition(&self, state: &SimState, id: &str) -> Option<Value> {
-        let segs = ids::segments(id);
-        let lower: Vec<String> = segs.iter().map(|s| key(s)).collect();
-        let l: Vec<&str> = lower.iter().map(String::as_str).collect();
-        match l.as_slice() {
-            ["providers", "microsoft.authorization", "policydefinitions", _] => self.tenant_definition(&segs[3]),
-            ["subscriptions", sub, "providers", "microsoft.authorization", "policydefinitions", name] => state
-                .subscription(sub)
-                .and_then(|s| s.definitions.get(*name))
-                .map(|d| render(d.clone(), self.base_url()))
-                .or_else(|| self.tenant_definition(&segs[5])),
-            _ => None,
-        }
-    }
 }
 
 /// `GET /providers/Microsoft.Authorization/policyDefinitions[/{name}]`.
@@ -84,10 +40,9 @@ pub fn subscription_route(app: &SharedApp, req: &ArmRequest) -> ArmResult<Respon
     let Some(name) = req.segs.get(5) else {
         req.only(Method::GET)?;
         let mut value = app.tenant_definitions();
-        let base = app.base_url();
         app.store.read(|state| {
             let custom = state.subscription(sub).map(|s| s.definitions.values().cloned().collect::<Vec<_>>());
-            value.extend(custom.unwrap_or_default().into_iter().map(|d| render(d, base)));
+            value.extend(custom.unwrap_or_default().into_iter().map(|d| app.rendered(d)));
         });
         return Ok(json(StatusCode::OK, json!({ "value": value })));
     };
@@ -97,7 +52,7 @@ pub fn subscription_route(app: &SharedApp, req: &ArmRequest) -> ArmResult<Respon
         Method::DELETE => {
             let removed = app.store.write(|state| state.subscription_mut(sub).and_then(|s| s.definitions.remove(&key(name))));
             Ok(match removed {
-                Some(d) => json(StatusCode::OK, render(d, app.base_url())),
+                Some(d) => json(StatusCode::OK, app.rendered(d)),
                 None => StatusCode::NO_CONTENT.into_response(),
             })
         }
@@ -124,7 +79,7 @@ fn put(app: &SharedApp, req: &ArmRequest, name: &str) -> ArmResult<Response> {
         Some(s.definitions.insert(key(name), definition.clone()).is_some())
     });
     let status = if existed == Some(true) { StatusCode::OK } else { StatusCode::CREATED };
-    Ok(json(status, render(definition, app.base_url())))
+    Ok(json(status, app.rendered(definition)))
 }
 
 /// Checks a custom definition's shape: mode, parameters and rule, with the extra rules of the

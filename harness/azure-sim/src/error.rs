@@ -5,7 +5,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// An error in ARM's shape: HTTP status, PascalCase code and a human message.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -98,6 +98,18 @@ impl IntoResponse for ArmError {
             );
         }
         response
+    }
+}
+
+/// A short JSON type name for error messages.
+pub fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 

@@ -10,10 +10,10 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::app::SharedApp;
-use crate::arm::{ArmRequest, json};
 use crate::error::{ArmError, ArmResult};
 use crate::ids::key;
 use crate::providers;
+use crate::request::{ArmRequest, json};
 use crate::state::{FeatureReg, RegState, SimState};
 
 /// Gates installing the add-on on a managed cluster.

@@ -49,12 +49,13 @@ mod managed_clusters;
 mod odata;
 mod parameters;
 mod providers;
+mod request;
 mod resource_groups;
 mod server;
 mod state;
 mod subscriptions;
 
-pub use addon::{AddonController, AddonInstall, NoopAddonController};
+pub use addon::{AddonController, AddonError, AddonInstall, NoopAddonController};
 pub use config::SimConfig;
 pub use error::{ArmError, SimError};
 pub use faults::{Fault, FaultRule, Faults};

@@ -11,16 +11,16 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::app::SharedApp;
-use crate::arm::{ArmRequest, json};
 use crate::error::{ArmError, ArmResult};
-use crate::state::{Operation, SimState};
+use crate::request::{ArmRequest, json};
+use crate::state::{Operation, OperationError, OperationStatus, SimState};
 
 /// Seconds clients are told to wait between polls: short, so scenarios stay fast, but not zero,
 /// which some pollers read as "no hint" and replace with their 30 s default.
 pub const RETRY_AFTER_SECS: u64 = 1;
 
-/// How an operation ended: a final body (or none, for 204), or an ARM error `code` + `message`.
-pub type Outcome = Result<Option<Value>, (String, String)>;
+/// How an operation ended: a final body (or none, for 204), or the error of its status document.
+pub type Outcome = Result<Option<Value>, OperationError>;
 
 /// Records a new `InProgress` operation in `subscription` and returns its id.
 pub fn start(state: &mut SimState, subscription: &str) -> String {
@@ -28,7 +28,7 @@ pub fn start(state: &mut SimState, subscription: &str) -> String {
     let op = Operation {
         id: id.clone(),
         subscription: subscription.to_ascii_lowercase(),
-        status: "InProgress".into(),
+        status: OperationStatus::InProgress,
         start_time: Utc::now(),
         end_time: None,
         error: None,
@@ -44,12 +44,12 @@ pub fn finish(state: &mut SimState, id: &str, outcome: Outcome) {
         op.end_time = Some(Utc::now());
         match outcome {
             Ok(result) => {
-                op.status = "Succeeded".into();
+                op.status = OperationStatus::Succeeded;
                 op.result = result;
             }
-            Err((code, message)) => {
-                op.status = "Failed".into();
-                op.error = Some(json!({"code": code, "message": message}));
+            Err(error) => {
+                op.status = OperationStatus::Failed;
+                op.error = Some(error);
             }
         }
     }
@@ -57,10 +57,11 @@ pub fn finish(state: &mut SimState, id: &str, outcome: Outcome) {
 
 /// Runs `work` in the background, then lets `settle` update the state from its result and finishes
 /// the operation with what `settle` returns, all under one lock.
-pub fn spawn<W, S>(app: &SharedApp, op_id: String, work: W, settle: S)
+pub fn spawn<T, W, S>(app: &SharedApp, op_id: String, work: W, settle: S)
 where
-    W: Future<Output = Result<(), String>> + Send + 'static,
-    S: FnOnce(&mut SimState, Result<(), String>) -> Outcome + Send + 'static,
+    T: Send + 'static,
+    W: Future<Output = T> + Send + 'static,
+    S: FnOnce(&mut SimState, T) -> Outcome + Send + 'static,
 {
     let app = app.clone();
     tokio::spawn(async move {
@@ -121,9 +122,9 @@ pub fn status(app: &SharedApp, req: &ArmRequest) -> ArmResult<Response> {
         body["endTime"] = json!(end);
     }
     if let Some(error) = op.error {
-        body["error"] = error;
+        body["error"] = json!(error);
     }
-    let running = op.status == "InProgress";
+    let running = op.status == OperationStatus::InProgress;
     let response = json(StatusCode::OK, body);
     // Pollers read the delay from every response: without it on a running operation, the CLI
     // waits its 30 s default before the next poll.
@@ -134,8 +135,8 @@ pub fn status(app: &SharedApp, req: &ArmRequest) -> ArmResult<Response> {
 /// the error (409) if the operation failed.
 pub fn result(app: &SharedApp, req: &ArmRequest) -> ArmResult<Response> {
     let op = find(app, req)?;
-    match (op.status.as_str(), op.result, op.error) {
-        ("InProgress", _, _) => Ok(accepted(&req.url(&req.path_id()), None)),
+    match (op.status, op.result, op.error) {
+        (OperationStatus::InProgress, _, _) => Ok(accepted(&req.url(&req.path_id()), None)),
         (_, _, Some(error)) => Ok(json(StatusCode::CONFLICT, json!({ "error": error }))),
         (_, Some(result), None) => Ok(json(StatusCode::OK, result)),
         (_, None, None) => Ok(StatusCode::NO_CONTENT.into_response()),

@@ -10,14 +10,14 @@ use axum::http::{Method, StatusCode, header::HeaderName};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::addon::AddonInstall;
+use crate::addon::{AddonFailure, AddonInstall};
 use crate::app::SharedApp;
-use crate::arm::{ArmRequest, json};
 use crate::auth::new_principal;
-use crate::error::{ArmError, ArmResult};
+use crate::error::{ArmError, ArmResult, kind_of};
 use crate::features::{AZURE_POLICY_FEATURE, gate_refusal};
 use crate::ids::{self, key};
-use crate::state::{ManagedCluster, SimState};
+use crate::request::{ArmRequest, json};
+use crate::state::{ManagedCluster, OperationError, SimState};
 use crate::{lro, providers, resource_groups};
 
 const NAMESPACE: &str = "Microsoft.ContainerService";
@@ -119,7 +119,7 @@ fn merged_body(req: &ArmRequest, incoming: Map<String, Value>, existing: Option<
     let incoming_props = match incoming.get("properties") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(p)) => p.clone(),
-        Some(other) => return Err(ArmError::invalid_content(format!("properties must be an object, found {}", crate::arm::kind_of(other)))),
+        Some(other) => return Err(ArmError::invalid_content(format!("properties must be an object, found {}", kind_of(other)))),
     };
     validate_addons(&incoming_props)?;
     // Start from what is stored and overlay every non-null field sent: a null (the CLI's nulled-out
@@ -264,21 +264,20 @@ fn run_change(app: &SharedApp, op_id: String, change: AddonChange, (sub, ckey): 
     };
     let work = async move {
         match change {
-            AddonChange::Install(req) => controller.install(&req).await,
-            AddonChange::Uninstall(id) => controller.uninstall(&id).await,
+            AddonChange::Install(req) => controller.install(&req).await.map_err(AddonFailure::Install),
+            AddonChange::Uninstall(id) => controller.uninstall(&id).await.map_err(AddonFailure::Uninstall),
             AddonChange::None => Ok(()),
         }
     };
     lro::spawn(app, op_id, work, move |state, result| {
         let cluster = state.subscription_mut(&sub).and_then(|s| s.clusters.get_mut(&ckey));
         let Some(cluster) = cluster else { return Ok(None) };
-        let outcome = match (result, target) {
-            (Ok(()), target) => {
+        let outcome = match result {
+            Ok(()) => {
                 cluster.addon_installed = target.unwrap_or(cluster.addon_installed);
                 Ok(None)
             }
-            (Err(e), Some(true)) => Err(("AddonInstallFailed".to_string(), format!("Installing the azurepolicy add-on failed: {e}"))),
-            (Err(e), _) => Err(("AddonUninstallFailed".to_string(), format!("Removing the azurepolicy add-on failed: {e}"))),
+            Err(failure) => Err(OperationError::from(failure)),
         };
         let final_state = if outcome.is_ok() { "Succeeded" } else { "Failed" };
         cluster.body["properties"]["provisioningState"] = json!(final_state);
@@ -299,14 +298,14 @@ fn delete(app: &SharedApp, req: &ArmRequest, cluster: ManagedCluster) -> ArmResu
     let location = cluster.body["location"].as_str().unwrap_or("westus2").replace(' ', "").to_lowercase();
     let controller = app.controller.clone();
     let (installed, cluster_id) = (cluster.addon_installed, cluster.id.clone());
-    let work = async move { if installed { controller.uninstall(&cluster_id).await } else { Ok(()) } };
+    let work = async move { if installed { controller.uninstall(&cluster_id).await.map_err(AddonFailure::Uninstall) } else { Ok(()) } };
     lro::spawn(app, op_id.clone(), work, move |state, result| {
-        let s = state.subscription_mut(&sub).ok_or_else(|| ("NotFound".to_string(), "subscription vanished".to_string()))?;
-        if let Err(e) = result {
+        let s = state.subscription_mut(&sub).ok_or_else(|| OperationError::new("NotFound", "subscription vanished"))?;
+        if let Err(failure) = result {
             if let Some(c) = s.clusters.get_mut(&ckey) {
                 c.body["properties"]["provisioningState"] = json!("Failed");
             }
-            return Err(("AddonUninstallFailed".into(), format!("Removing the azurepolicy add-on failed: {e}")));
+            return Err(failure.into());
         }
         s.clusters.remove(&ckey);
         state.latest.retain(|_, l| !ids::eq(&l.cluster_id, &cluster.id));

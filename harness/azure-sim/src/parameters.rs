@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::arm::kind_of;
+use crate::error::kind_of;
 use crate::error::{ArmError, ArmResult};
 
 const TYPES: &[&str] = &["String", "Array", "Object", "Boolean", "Integer", "Float", "DateTime"];

@@ -14,9 +14,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::app::SharedApp;
-use crate::arm::{ArmRequest, json};
 use crate::error::{ArmError, ArmResult};
 use crate::ids::key;
+use crate::request::{ArmRequest, json};
 use crate::state::{ProviderReg, RegState, SimState};
 
 /// A namespace the mock knows, with its resource types.

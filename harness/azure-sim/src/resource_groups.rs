@@ -5,12 +5,13 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::addon::AddonFailure;
 use crate::app::SharedApp;
-use crate::arm::{ArmRequest, json};
 use crate::error::{ArmError, ArmResult};
 use crate::ids::{self, key};
 use crate::lro;
-use crate::state::{ResourceGroup, SimState};
+use crate::request::{ArmRequest, json};
+use crate::state::{OperationError, ResourceGroup, SimState};
 
 fn body(subscription: &str, rg: &ResourceGroup) -> Value {
     json!({
@@ -101,13 +102,13 @@ fn delete(app: &SharedApp, req: &ArmRequest) -> ArmResult<Response> {
     let controller = app.controller.clone();
     let work = async move {
         for cluster_id in &installed {
-            controller.uninstall(cluster_id).await?;
+            controller.uninstall(cluster_id).await.map_err(AddonFailure::GroupUninstall)?;
         }
         Ok(())
     };
     let rg = rg_id.clone();
-    lro::spawn(app, op_id.clone(), work, move |state, result| {
-        result.map_err(|e| ("AddonUninstallFailed".to_string(), e))?;
+    lro::spawn(app, op_id.clone(), work, move |state, result: Result<(), AddonFailure>| {
+        result.map_err(OperationError::from)?;
         remove_group(state, &sub, &name, &rg);
         Ok(None)
     });

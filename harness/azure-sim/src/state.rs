@@ -131,12 +131,34 @@ pub struct Assignment {
 pub struct Operation {
     pub id: String,
     pub subscription: String,
-    pub status: String,
+    pub status: OperationStatus,
     pub start_time: DateTime<Utc>,
     pub end_time: Option<DateTime<Utc>>,
-    pub error: Option<Value>,
+    /// Set when the operation `Failed`.
+    pub error: Option<OperationError>,
     /// Final body of a 202+Location operation (`None` → 204 when done).
     pub result: Option<Value>,
+}
+
+/// Where a long-running operation is, as ARM's status document spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OperationStatus {
+    InProgress,
+    Succeeded,
+    Failed,
+}
+
+/// Why an operation failed: the `error` of its status document, `{"code","message"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationError {
+    pub code: String,
+    pub message: String,
+}
+
+impl OperationError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self { code: code.to_string(), message: message.into() }
+    }
 }
 
 /// The compliance state of one assignment on one cluster, from the latest accepted report.

@@ -9,10 +9,10 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::app::SharedApp;
-use crate::arm::{ArmRequest, json};
 use crate::auth::{new_principal, random_hex};
 use crate::error::{ArmError, ArmResult};
 use crate::ids::key;
+use crate::request::{ArmRequest, json};
 use crate::state::{Principal, SimState, Subscription};
 use crate::{features, providers};
 

@@ -6,19 +6,27 @@
 //! sides cannot drift apart. `docs/contracts.md` describes the protocols (routes, headers,
 //! semantics) and points here for the shapes.
 //!
+//! * [`addon`]: azure-sim's add-on controller seam (`docs/contracts.md` §4): the install request,
+//!   and the typed error the controller answers with, which azure-sim turns into ARM errors.
+//! * [`agent`]: the agent's trigger API (`docs/contracts.md` §6): which [`Cycle`] to run now.
 //! * [`dataplane`]: the add-on ⇄ Azure protocol served by azure-sim (`docs/contracts.md` §3): the
 //!   active assignments of a cluster, and the compliance reports the agent posts back.
 //! * [`webhook`]: the bodies of the webhook's `GET /v1/audit` and `GET /v1/denials`
-//!   (`docs/contracts.md` §5), read by the agent's audit cycle.
+//!   (`docs/contracts.md` §5), read by the agent's audit cycle, and of `GET /v1/status`, which the
+//!   harness waits on.
 //! * [`policy_configmaps`]: what the agent writes into the add-on namespace and the webhook loads
 //!   from it (`docs/contracts.md` §6): which ConfigMaps are policies, and the enforcement mark.
 //!
-//! The crate depends on serde, serde_json and chrono only, so every part can use it without
+//! The crate depends on serde, serde_json, chrono and thiserror only, so every part can use it without
 //! pulling in a Kubernetes client, a web framework or the Rego engine.
 
+pub mod addon;
+pub mod agent;
 pub mod dataplane;
 pub mod policy_configmaps;
 pub mod webhook;
 
+pub use addon::{AddonError, AddonInstall};
+pub use agent::Cycle;
 pub use dataplane::EnforcementMode;
 pub use webhook::ResourceRef;

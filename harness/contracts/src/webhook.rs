@@ -2,7 +2,9 @@
 //! policy-agent's audit cycle reads them.
 //!
 //! - `GET /v1/audit` answers an [`AuditResponse`], Gatekeeper v2's shape;
-//! - `GET /v1/denials?since=<seq>` answers a [`DenialPage`].
+//! - `GET /v1/denials?since=<seq>` answers a [`DenialPage`];
+//! - `GET /v1/status` answers a [`WebhookStatus`]: what is loaded and replicated (the harness waits
+//!   on it; `/metrics` carries the same counts for Prometheus).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -85,6 +87,39 @@ pub struct DeniedViolation {
     pub message: String,
 }
 
+/// The `/v1/status` body: the policies the webhook has loaded and the objects it has replicated,
+/// for a client that must wait until admission and audit reflect a change.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookStatus {
+    /// The initial ConfigMap list has been loaded (what `/readyz` waits for).
+    pub policies_loaded: bool,
+    /// Ids of the loaded Rego modules, `<namespace>/<configmap>/<key>`, sorted.
+    #[serde(default)]
+    pub modules: Vec<String>,
+    /// ConfigMap keys whose Rego was rejected at their latest load. A key that had compiled before
+    /// keeps its previous module, as OPA did.
+    #[serde(default)]
+    pub module_errors: Vec<RejectedModule>,
+    /// Cluster objects replicated into the data tree, every kind together.
+    pub replicated_objects: u64,
+    /// Every replicated kind has finished its initial list.
+    pub replication_synced: bool,
+}
+
+/// A ConfigMap key whose Rego did not compile, as the webhook's status annotation reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedModule {
+    /// The module id, `<namespace>/<configmap>/<key>`.
+    pub id: String,
+    /// 1-based line of the error in the module as given.
+    pub line: u32,
+    /// 1-based column; 0 when the compiler gave no location.
+    pub column: u32,
+    /// The compiler's message.
+    pub message: String,
+}
+
 fn rfc3339_millis<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
@@ -106,6 +141,22 @@ mod tests {
         assert_eq!(body, json!({"message": "total violations:1",
             "violations": [{"id": "/a", "resource": {"kind": "namespaces", "name": "n"}, "resolution": {"message": "m"}}]}));
         assert_eq!(serde_json::from_value::<AuditResponse>(body).unwrap().violations, vec![v]);
+    }
+
+    #[test]
+    fn status_is_camel_case_and_reads_back() {
+        let status = WebhookStatus {
+            policies_loaded: true,
+            modules: vec!["azure-policy/cm/policy.rego".into()],
+            module_errors: vec![RejectedModule { id: "azure-policy/bad/policy.rego".into(), line: 1, column: 5, message: "unexpected eof".into() }],
+            replicated_objects: 3,
+            replication_synced: false,
+        };
+        let body = serde_json::to_value(&status).unwrap();
+        assert_eq!(body["policiesLoaded"], true);
+        assert_eq!(body["moduleErrors"][0]["id"], "azure-policy/bad/policy.rego");
+        assert_eq!(body["replicatedObjects"], 3);
+        assert_eq!(serde_json::from_value::<WebhookStatus>(body).unwrap(), status);
     }
 
     #[test]

@@ -8,22 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-/// The two loops.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CycleKind {
-    Refresh,
-    Audit,
-}
-
-impl CycleKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CycleKind::Refresh => "refresh",
-            CycleKind::Audit => "audit",
-        }
-    }
-}
+/// The two loops, as the trigger API names them (`contracts::agent::Cycle`; here `CycleKind`, beside
+/// the [`crate::triggers::Cycle`] trait that runs one).
+pub use contracts::agent::Cycle as CycleKind;
 
 /// What one loop has done so far.
 #[derive(Clone, Debug, Default, Serialize)]

@@ -5,6 +5,7 @@ mod support;
 
 use std::collections::BTreeSet;
 
+use contracts::agent::Cycle;
 use policy_agent::configmap_cache::{configmap_name, DATA_KEY};
 use support::agent_process::AgentProcess;
 use support::fake_dataplane::{assignment_id, rego, FakeDataplane};
@@ -33,7 +34,7 @@ async fn killed_mid_refresh_the_next_cycle_converges() {
         let refs: Vec<&str> = set.iter().map(String::as_str).collect();
         dp.set_assignments(if prev.is_empty() { &refs } else { &prev_refs });
         let mut agent = AgentProcess::spawn(dir.path(), &dp.uri(), "http://127.0.0.1:9", &kubeconfig, NS, &[]).await;
-        assert!(agent.trigger("refresh").await.ok, "{}", agent.log_text());
+        assert!(agent.trigger(Cycle::Refresh).await.ok, "{}", agent.log_text());
         let settled = policy_configmap_names(&api).await.len();
         assert_eq!(settled, 40);
 
@@ -65,7 +66,7 @@ async fn killed_mid_refresh_the_next_cycle_converges() {
     assert!(interrupted, "never caught the agent mid-refresh");
 
     let restarted = AgentProcess::spawn(dir.path(), &dp.uri(), "http://127.0.0.1:9", &kubeconfig, NS, &[]).await;
-    let outcome = restarted.trigger("refresh").await;
+    let outcome = restarted.trigger(Cycle::Refresh).await;
     assert!(outcome.ok, "{outcome:?}");
     let after = policy_configmap_names(&api).await;
     let unique: BTreeSet<String> = after.iter().cloned().collect();

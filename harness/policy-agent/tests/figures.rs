@@ -6,6 +6,7 @@ mod support;
 
 use std::time::Instant;
 
+use contracts::agent::Cycle;
 use support::agent_process::{dummy_kubeconfig, AgentProcess};
 use support::fake_dataplane::{assignment_id, FakeDataplane};
 use support::*;
@@ -34,7 +35,7 @@ async fn rss_and_audit_cycle_duration_on_1000_objects() {
     let mut last = 0;
     for _ in 0..5 {
         let started = Instant::now();
-        let outcome = agent.trigger("audit").await;
+        let outcome = agent.trigger(Cycle::Audit).await;
         durations.push(started.elapsed().as_secs_f64() * 1000.0);
         assert!(outcome.ok, "{outcome:?}");
         assert_eq!(outcome.cycle, last + 1, "each trigger runs exactly one new cycle");

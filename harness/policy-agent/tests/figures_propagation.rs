@@ -7,6 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use contracts::agent::Cycle;
 use policy_agent::configmap_cache::configmap_name;
 use support::agent_process::AgentProcess;
 use support::azure_world::{AzureWorld, PRIVILEGE};
@@ -38,12 +39,12 @@ async fn assignment_put_to_configmap_with_trigger_and_with_a_2s_interval() {
         let env = env(interval);
         let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let agent = AgentProcess::spawn(dir.path(), w.sim.arm_url(), "http://127.0.0.1:9", &kubeconfig, ns, &env_refs).await;
-        assert!(agent.trigger("refresh").await.ok, "{}", agent.log_text());
+        assert!(agent.trigger(Cycle::Refresh).await.ok, "{}", agent.log_text());
         let name = format!("p-{}", ns);
         let started = Instant::now();
         let id = w.assign(&name, PRIVILEGE).await;
         if interval == "1h" {
-            assert!(agent.trigger("refresh").await.ok);
+            assert!(agent.trigger(Cycle::Refresh).await.ok);
         }
         wait_for(&api, &configmap_name(&name, &id)).await;
         println!("propagation ({label}): assignment PUT -> ConfigMap in {} ms", started.elapsed().as_millis());

@@ -25,8 +25,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve /v1/admit, /v1/audit, /v1/denials, /healthz, /readyz and /metrics over HTTPS, loading
-    /// policies from ConfigMaps and replicating cluster objects.
+    /// Serve /v1/admit, /v1/audit, /v1/denials, /v1/status, /healthz, /readyz and /metrics over
+    /// HTTPS, loading policies from ConfigMaps and replicating cluster objects.
     Serve(ServeArgs),
     /// Register (create or update) the MutatingWebhookConfiguration and wait until the API server
     /// sends requests to the webhook.

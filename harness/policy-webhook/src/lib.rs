@@ -1,8 +1,8 @@
 //! `policy-webhook`: the Gatekeeper v2 manager, OPA and kube-mgmt of the 2019 Azure Policy add-on
 //! for AKS, in one Rust process.
 //!
-//! * [`server`]: HTTPS (rustls, ring) with `/v1/admit`, `/v1/audit`, `/v1/denials`, `/healthz`,
-//!   `/readyz`, `/metrics` (docs/contracts.md §5).
+//! * [`server`]: HTTPS (rustls, ring) with `/v1/admit`, `/v1/audit`, `/v1/denials`, `/v1/status`,
+//!   `/healthz`, `/readyz`, `/metrics` (docs/contracts.md §5).
 //! * [`admission`]: AdmissionReview v1/v1beta1 in, decision out; deny lists every violation message,
 //!   evaluation errors fail open, malformed or oversized bodies are HTTP 400.
 //! * [`policy_loader`]: kube-mgmt's ConfigMap → module loading with the

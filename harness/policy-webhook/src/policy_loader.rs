@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use contracts::EnforcementMode;
 use contracts::policy_configmaps::{enforcement_mode, is_policy};
+use contracts::webhook::RejectedModule;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams};
@@ -42,7 +43,7 @@ pub const POLICY_STATUS_ANNOTATION: &str = "openpolicyagent.org/policy-status";
 struct Loaded {
     keys: BTreeSet<String>,
     fingerprint: u64,
-    errors: usize,
+    errors: Vec<ModuleError>,
 }
 
 /// The ConfigMap → module bookkeeping, separate from the watch loop so it can be tested without an
@@ -130,10 +131,10 @@ impl PolicyLoader {
         for id in &stale_ids {
             tracing::info!(module = %id, "policy unloaded (key removed)");
         }
-        self.loaded
-            .insert(name.to_string(), Loaded { keys: data.keys().cloned().collect(), fingerprint: fp, errors: errors.len() });
+        let status = status_value(&errors);
+        self.loaded.insert(name.to_string(), Loaded { keys: data.keys().cloned().collect(), fingerprint: fp, errors });
         self.publish_counts();
-        Some(status_value(&errors))
+        Some(status)
     }
 
     /// Unloads every module of ConfigMap `name` (it was deleted).
@@ -156,10 +157,18 @@ impl PolicyLoader {
         self.loaded.keys().cloned().collect()
     }
 
+    /// Publishes the loaded-module count and the rejected keys to `/metrics` and `/v1/status`.
     fn publish_counts(&self) {
         let modules = self.state.engine.snapshot().module_ids().len();
-        let errors = self.loaded.values().map(|l| l.errors).sum();
-        self.state.metrics.set_modules(modules, errors);
+        let mut rejected: Vec<RejectedModule> = self
+            .loaded
+            .values()
+            .flat_map(|l| &l.errors)
+            .map(|e| RejectedModule { id: e.id.clone(), line: e.line, column: e.column, message: e.message.clone() })
+            .collect();
+        rejected.sort_by(|a, b| a.id.cmp(&b.id));
+        self.state.metrics.set_modules(modules, rejected.len());
+        *self.state.rejected_modules.lock().unwrap_or_else(|p| p.into_inner()) = rejected;
     }
 
     /// Watches ConfigMaps in the policy namespace forever: loads, unloads, writes status, and marks
@@ -260,6 +269,14 @@ mod tests {
         assert!(status["error"]["message"].as_str().unwrap().contains("azure-policy/bad/policy.rego"));
         assert_eq!(modules(&l), vec!["azure-policy/good/policy.rego"]);
         assert!(l.state.metrics.render().contains("policy_webhook_module_errors 1"));
+        let rejected = l.state.status().module_errors;
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(rejected[0].id, "azure-policy/bad/policy.rego");
+        assert_eq!(u64::from(rejected[0].line), detail["location"]["row"].as_u64().unwrap());
+        // Fixed: the rejection is gone.
+        l.apply("bad", &data(&[("policy.rego", OK)]), EnforcementMode::Default);
+        assert!(l.state.status().module_errors.is_empty());
+        assert!(l.state.metrics.render().contains("policy_webhook_module_errors 0"));
     }
 
     #[test]

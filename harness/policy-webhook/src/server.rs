@@ -5,6 +5,7 @@
 //! | `POST /v1/admit` | AdmissionReview v1/v1beta1 → AdmissionReview ([`crate::admission`]) |
 //! | `GET /v1/audit` | Gatekeeper v2 audit ([`crate::audit`]) |
 //! | `GET /v1/denials?since=<seq>` | real-time denials for the agent ([`crate::denials`]) |
+//! | `GET /v1/status` | loaded modules, rejected keys, replicated objects ([`contracts::webhook::WebhookStatus`]) |
 //! | `GET /healthz` | the process serves |
 //! | `GET /readyz` | the initial ConfigMap list is loaded (503 until then) |
 //! | `GET /metrics` | Prometheus text ([`crate::metrics`]) |
@@ -55,6 +56,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/admit", post(crate::admission::admit))
         .route("/v1/audit", get(crate::audit::audit))
         .route("/v1/denials", get(denials))
+        .route("/v1/status", get(status))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -90,6 +92,10 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let report = state.readiness.report();
     let code = if report.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(report)).into_response()
+}
+
+async fn status(State(state): State<Arc<AppState>>) -> Json<contracts::webhook::WebhookStatus> {
+    Json(state.status())
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {

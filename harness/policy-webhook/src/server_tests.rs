@@ -110,6 +110,54 @@ async fn readyz_waits_for_policies_and_healthz_does_not() {
     assert_eq!(call(&state, "GET", "/readyz", Body::empty()).await.0, StatusCode::OK);
 }
 
+/// `/v1/status` follows the loader and the replicated data: module ids, rejected keys with their
+/// location, the object count and the readiness flags, agreeing with the `/metrics` gauges.
+#[tokio::test]
+async fn status_reports_loaded_modules_rejected_keys_and_replicated_objects() {
+    use contracts::EnforcementMode;
+    use contracts::webhook::WebhookStatus;
+    let get_status = |state: Arc<AppState>| async move {
+        let (status, body) = call(&state, "GET", "/v1/status", Body::empty()).await;
+        assert_eq!(status, StatusCode::OK);
+        serde_json::from_slice::<WebhookStatus>(&body).unwrap()
+    };
+    let state = Arc::new(AppState::new(SharedEngine::default(), 16, 64 * 1024));
+    state.readiness.replicator_started();
+    assert_eq!(get_status(state.clone()).await, WebhookStatus::default());
+
+    let mut loader = crate::policy_loader::PolicyLoader::new(state.clone(), "azure-policy");
+    let policy = |rego: &str| std::collections::BTreeMap::from([("policy.rego".to_string(), rego.to_string())]);
+    loader.apply("azurepolicy-priv", &policy(PRIVILEGED), EnforcementMode::Default);
+    loader.apply("azurepolicy-broken", &policy("package admission\ndeny[x] { x := "), EnforcementMode::Default);
+    state.readiness.set_policies_loaded();
+    state.engine.update(|e| {
+        e.upsert_object("pods", Some("team"), "p1", json!({"metadata": {"name": "p1", "namespace": "team"}}));
+        e.upsert_object("namespaces", None, "team", json!({"metadata": {"name": "team"}}));
+    });
+    let status = get_status(state.clone()).await;
+    assert!(status.policies_loaded && !status.replication_synced);
+    assert_eq!(status.modules, vec!["azure-policy/azurepolicy-priv/policy.rego"]);
+    assert_eq!(status.module_errors.len(), 1, "{status:?}");
+    assert_eq!(status.module_errors[0].id, "azure-policy/azurepolicy-broken/policy.rego");
+    assert!(status.module_errors[0].line >= 1 && !status.module_errors[0].message.is_empty());
+    assert_eq!(status.replicated_objects, 2);
+
+    // The same numbers as the Prometheus gauges, which stay as they were.
+    state.metrics.set_replicated_objects(2);
+    let metrics = String::from_utf8(call(&state, "GET", "/metrics", Body::empty()).await.1).unwrap();
+    assert!(metrics.contains("policy_webhook_loaded_modules 1\n"));
+    assert!(metrics.contains("policy_webhook_module_errors 1\n"));
+    assert!(metrics.contains("policy_webhook_replicated_objects 2\n"));
+
+    state.readiness.replicator_synced();
+    loader.remove("azurepolicy-priv");
+    loader.remove("azurepolicy-broken");
+    let status = get_status(state.clone()).await;
+    assert!(status.replication_synced);
+    assert!(status.modules.is_empty() && status.module_errors.is_empty());
+    assert_eq!(call(&state, "POST", "/v1/status", Body::empty()).await.0, StatusCode::METHOD_NOT_ALLOWED);
+}
+
 #[tokio::test]
 async fn audit_reports_replicated_violations_and_refuses_other_methods() {
     let state = state();

@@ -1,7 +1,9 @@
 //! The state every handler and background task shares.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
+use contracts::webhook::{RejectedModule, WebhookStatus};
 use serde::Serialize;
 
 use crate::denials::DenialLog;
@@ -15,6 +17,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub denials: DenialLog,
     pub readiness: Readiness,
+    /// ConfigMap keys whose Rego was rejected at their latest load (the policy loader keeps it).
+    pub rejected_modules: Mutex<Vec<RejectedModule>>,
     /// Largest accepted `/v1/admit` body; larger ones get HTTP 400.
     pub max_body_bytes: usize,
 }
@@ -26,7 +30,24 @@ impl AppState {
             metrics: Metrics::new(),
             denials: DenialLog::new(denials_capacity),
             readiness: Readiness::default(),
+            rejected_modules: Mutex::new(Vec::new()),
             max_body_bytes,
+        }
+    }
+
+    /// The `/v1/status` body: the published engine's modules and objects, as admission and audit see
+    /// them now, with the loader's rejections and the readiness flags.
+    pub fn status(&self) -> WebhookStatus {
+        let engine = self.engine.snapshot();
+        let mut modules = engine.module_ids();
+        modules.sort();
+        let ready = self.readiness.report();
+        WebhookStatus {
+            policies_loaded: ready.policies_loaded,
+            modules,
+            module_errors: self.rejected_modules.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            replicated_objects: engine.object_count() as u64,
+            replication_synced: ready.replication_synced,
         }
     }
 }

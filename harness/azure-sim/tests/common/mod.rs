@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use azure_sim::{AddonController, AddonInstall, AzureSim, RunningSim, SimConfig};
+use azure_sim::{AddonController, AddonError, AddonInstall, AzureSim, RunningSim, SimConfig};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
@@ -13,7 +13,7 @@ pub const POLICY_INSIGHTS: &str = "Microsoft.PolicyInsights";
 pub const IMAGES_GUID: &str = "5f86cb6e-c4da-441b-807c-44bd0cc14e66";
 pub const PRIVILEGE_GUID: &str = "7ce7ac02-a5c6-45d6-8d1b-844feb1c1531";
 
-/// A controller that records calls and can be told to fail installs.
+/// A controller that records calls and can be told to fail installs (with the message given).
 #[derive(Default)]
 pub struct FakeController {
     pub calls: Mutex<Vec<String>>,
@@ -33,25 +33,25 @@ impl FakeController {
 
 #[async_trait::async_trait]
 impl AddonController for FakeController {
-    async fn install(&self, req: &AddonInstall) -> Result<(), String> {
+    async fn install(&self, req: &AddonInstall) -> Result<(), AddonError> {
         self.calls.lock().unwrap().push(format!("install {}", req.cluster_id));
         self.installs.lock().unwrap().push(req.clone());
         let delay = *self.install_delay.lock().unwrap();
         tokio::time::sleep(delay).await;
         match self.fail_install.lock().unwrap().clone() {
-            Some(e) => Err(e),
+            Some(e) => Err(AddonError::NotReady(e)),
             None => Ok(()),
         }
     }
 
-    async fn uninstall(&self, cluster_id: &str) -> Result<(), String> {
+    async fn uninstall(&self, cluster_id: &str) -> Result<(), AddonError> {
         self.calls.lock().unwrap().push(format!("uninstall {cluster_id}"));
         let delay = *self.uninstall_delay.lock().unwrap();
         tokio::time::sleep(delay).await;
         Ok(())
     }
 
-    async fn trigger_scan(&self, cluster_id: &str) -> Result<(), String> {
+    async fn trigger_scan(&self, cluster_id: &str) -> Result<(), AddonError> {
         self.calls.lock().unwrap().push(format!("scan {cluster_id}"));
         Ok(())
     }

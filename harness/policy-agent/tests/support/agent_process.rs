@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use contracts::agent::Cycle;
 use policy_agent::triggers::CycleOutcome;
 
 pub struct AgentProcess {
@@ -61,8 +62,8 @@ impl AgentProcess {
         Self { child, base: format!("http://{addr}"), log, http: reqwest::Client::new() }
     }
 
-    pub async fn trigger(&self, kind: &str) -> CycleOutcome {
-        let resp = self.http.post(format!("{}/trigger/{kind}", self.base)).send().await.unwrap();
+    pub async fn trigger(&self, cycle: Cycle) -> CycleOutcome {
+        let resp = self.http.post(format!("{}{}", self.base, cycle.trigger_path())).send().await.unwrap();
         assert!(resp.status().is_success());
         resp.json().await.unwrap()
     }
