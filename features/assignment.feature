@@ -6,6 +6,7 @@ Feature: Assigning the Kubernetes service built-ins
 
   Background:
     Given a subscription that has opted in to the preview
+    And a resource group "MyResourceGroup"
     And an AKS cluster "MyAKSCluster" in resource group "MyResourceGroup"
 
   Scenario: The nine built-ins are listed under the Kubernetes service category

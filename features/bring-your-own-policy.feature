@@ -5,6 +5,7 @@ Feature: Bring your own policy
 
   Background:
     Given a subscription that has opted in to the preview
+    And a resource group "MyResourceGroup"
     And an AKS cluster "MyAKSCluster" in resource group "MyResourceGroup"
     And the azure-policy add-on is enabled
 

@@ -6,6 +6,7 @@ Feature: Denials at admission
 
   Background:
     Given a subscription that has opted in to the preview
+    And a resource group "MyResourceGroup"
     And an AKS cluster "MyAKSCluster" in resource group "MyResourceGroup"
     And the azure-policy add-on is enabled
 

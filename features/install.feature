@@ -6,6 +6,7 @@ Feature: Installing the add-on
 
   Background:
     Given a subscription that has opted in to the preview
+    And a resource group "MyResourceGroup"
     And an AKS cluster "MyAKSCluster" in resource group "MyResourceGroup"
 
   Scenario: Enabling the add-on installs it into the cluster
@@ -23,7 +24,12 @@ Feature: Installing the add-on
     Then the output contains "true"
 
   Scenario: The webhook reviews requests as soon as the add-on is installed
-    Given the azure-policy add-on is enabled
+    With failure policy Fail the API server refuses every request the webhook does not answer, so
+    a request admitted right after `enable-addons` returns is one the webhook answered; its
+    decision log names the object.
+
+    Given the add-on's webhook failure policy is "Fail"
+    And the azure-policy add-on is enabled
     And a namespace "team-a"
     When I create in namespace "team-a":
       """
@@ -35,7 +41,7 @@ Feature: Installing the add-on
         greeting: hi
       """
     Then the request is admitted
-    And the add-on logs contain "policy-webhook"
+    And the webhook logged the decision "allow" for the ConfigMap "hello" in namespace "team-a"
 
   Scenario: Enabling twice is harmless
     Given the azure-policy add-on is enabled

@@ -4,8 +4,14 @@ Feature: Opting in to the Azure Policy for AKS limited preview
   and two preview features, wait for the features to be approved, and register the providers again
   before `az aks enable-addons --addons azure-policy` would work.
 
+  The subscription below has only what creating a cluster needs: the aks-preview extension, the
+  Microsoft.ContainerService provider registered (before any preview feature), a resource group and
+  the cluster. Nothing else is done behind the scenes.
+
   Background:
     Given I ran "az extension add --name aks-preview --version 0.4.0"
+    And I ran "az provider register --namespace Microsoft.ContainerService"
+    And a resource group "MyResourceGroup"
     And an AKS cluster "MyAKSCluster" in resource group "MyResourceGroup"
 
   Scenario: Registering a preview feature leaves it pending until it is approved

@@ -7,6 +7,7 @@ Feature: Removing the add-on
 
   Background:
     Given a subscription that has opted in to the preview
+    And a resource group "MyResourceGroup"
     And an AKS cluster "MyAKSCluster" in resource group "MyResourceGroup"
     And the azure-policy add-on is enabled
     And the policy "Do not allow privileged containers in AKS" is assigned as "no-privileged"

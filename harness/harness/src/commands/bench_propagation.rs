@@ -34,7 +34,7 @@ async fn one_run(interval: Option<Duration>) -> anyhow::Result<Duration> {
         let started = Instant::now();
         world.assign("no-privileged", "Do not allow privileged containers in AKS", &Default::default(), None).await?;
         if interval.is_none() {
-            world.env.addon.trigger(world.cluster_id()?, "refresh").await?;
+            world.env.addon.trigger(world.cluster_id()?, contracts::agent::Cycle::Refresh).await?;
         }
         loop {
             if let Admission::Denied(_) = kubernetes::create_dry_run(&client, &pod, Some(&ns)).await? {

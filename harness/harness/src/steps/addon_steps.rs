@@ -16,6 +16,28 @@ async fn failure_policy(world: &mut AksWorld, policy: String) -> anyhow::Result<
     Ok(())
 }
 
+/// The add-on's own refresh timer for the next enable (the 2019 add-on: 5 minutes). Scenarios
+/// otherwise trigger their cycles; with a short interval the add-on refreshes on its own.
+#[given(expr = "the add-on's refresh interval is {string}")]
+async fn refresh_interval(world: &mut AksWorld, interval: String) -> anyhow::Result<()> {
+    world.addon_settings.refresh_interval = parse_interval(&interval)?;
+    Ok(())
+}
+
+/// `500ms`, `2s` or `1m`.
+fn parse_interval(text: &str) -> anyhow::Result<std::time::Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| anyhow::anyhow!("not an interval: {text:?} (use e.g. 500ms, 2s or 1m)"))?;
+    Ok(match unit {
+        "ms" => std::time::Duration::from_millis(n),
+        "s" => std::time::Duration::from_secs(n),
+        "m" => std::time::Duration::from_secs(n * 60),
+        _ => anyhow::bail!("unknown unit in {text:?}: use ms, s or m"),
+    })
+}
+
 #[when(regex = r"^(?:a|one|the next) refresh cycle completes$")]
 #[given(regex = r"^(?:a|one) refresh cycle has completed$")]
 async fn refresh(world: &mut AksWorld) -> anyhow::Result<()> {
@@ -140,6 +162,29 @@ async fn logs_contain(world: &mut AksWorld, text: String) -> anyhow::Result<()> 
     let logs = world.addon_logs().await?;
     anyhow::ensure!(logs.contains(&text), "the add-on logs do not contain {text:?}");
     Ok(())
+}
+
+/// The webhook's decision log has a line for this review: `allow`, `deny` or `fail_open` (allowed
+/// because the policy check failed), with the object's kind, namespace and name. Waits up to 5 s for
+/// the line to reach the log file.
+#[then(regex = r#"^the webhook logged the decision "([a-z_]+)" for the (\w+) "([^"]*)" in namespace "([^"]*)"$"#)]
+async fn decision_logged(world: &mut AksWorld, decision: String, kind: String, name: String, namespace: String) -> anyhow::Result<()> {
+    let ns = world.namespaces.real(&namespace);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let decisions = world.webhook_decisions().await?;
+        let about = |e: &&serde_json::Value| {
+            e["kind"].as_str().is_some_and(|k| k.eq_ignore_ascii_case(&kind)) && e["name"] == name.as_str() && e["namespace"] == ns.as_str()
+        };
+        if decisions.iter().filter(about).any(|e| e["decision"] == decision.as_str()) {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            let logged: Vec<_> = decisions.iter().filter(about).map(|e| e["decision"].clone()).collect();
+            anyhow::bail!("the webhook logged no {decision:?} decision for the {kind} {ns}/{name}; its decisions for it: {logged:?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 #[then(expr = "the API server audit log records the denial of {string} {string} in namespace {string}")]

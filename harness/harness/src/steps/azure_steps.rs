@@ -10,14 +10,21 @@ async fn opted_in(world: &mut AksWorld) -> anyhow::Result<()> {
     world.opt_in().await
 }
 
+#[given(expr = "a resource group {string}")]
+async fn resource_group(world: &mut AksWorld, group: String) -> anyhow::Result<()> {
+    world.create_resource_group(&group).await
+}
+
+/// `az aks create` only: the group must exist and Microsoft.ContainerService be registered (an
+/// opted-in subscription has it).
 #[given(expr = "an AKS cluster {string} in resource group {string}")]
 async fn aks_cluster(world: &mut AksWorld, name: String, group: String) -> anyhow::Result<()> {
-    world.create_cluster(&name, &group, "1.13.5").await
+    world.create_aks_cluster(&name, &group, "1.13.5").await
 }
 
 #[given(expr = "an AKS cluster {string} in resource group {string} running Kubernetes {string}")]
 async fn aks_cluster_version(world: &mut AksWorld, name: String, group: String, version: String) -> anyhow::Result<()> {
-    world.create_cluster(&name, &group, &version).await
+    world.create_aks_cluster(&name, &group, &version).await
 }
 
 #[given("the azure-policy add-on is enabled")]
@@ -67,6 +74,36 @@ async fn output_contains(world: &mut AksWorld, text: String) -> anyhow::Result<(
     let text = world.expand(&text);
     anyhow::ensure!(out.stdout.contains(&text) || out.stderr.contains(&text), "output does not contain {text:?}:\n{}\n{}", out.stdout, out.stderr);
     Ok(())
+}
+
+/// `az --version` (text) or `az version` (JSON): the azure-cli version it shows, compared with
+/// `minimum` number by number (2.0.100 is later than 2.0.62).
+#[then(expr = "the output shows azure-cli version {string} or later")]
+async fn cli_version_at_least(world: &mut AksWorld, minimum: String) -> anyhow::Result<()> {
+    let out = world.last_az()?;
+    let shown = shown_cli_version(&out.stdout).with_context(|| format!("the output shows no azure-cli version:\n{}", out.stdout))?;
+    let (mut have, mut want) = (version_numbers(&shown)?, version_numbers(&minimum)?);
+    let len = have.len().max(want.len());
+    have.resize(len, 0);
+    want.resize(len, 0);
+    anyhow::ensure!(have >= want, "azure-cli {shown} is older than {minimum}");
+    Ok(())
+}
+
+/// The `azure-cli` version in `az version`'s JSON, or on the `azure-cli   X.Y.Z` line of `az --version`.
+fn shown_cli_version(stdout: &str) -> Option<String> {
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(stdout) {
+        return json["azure-cli"].as_str().map(str::to_string);
+    }
+    stdout.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        // The real CLI marks an outdated component with a trailing ` *`.
+        (words.next() == Some("azure-cli")).then(|| words.next()).flatten().map(|v| v.trim_end_matches('*').to_string())
+    })
+}
+
+fn version_numbers(version: &str) -> anyhow::Result<Vec<u64>> {
+    version.trim().split('.').map(|n| n.parse::<u64>().with_context(|| format!("not a version: {version:?}"))).collect()
 }
 
 /// Evaluates a JMESPath expression on the last output, as `--query` would.
@@ -145,10 +182,20 @@ async fn inject_drop(world: &mut AksWorld, route: String, calls: u64) -> anyhow:
     Ok(())
 }
 
-#[then(expr = "the compliance details of {string} list {string} {string}")]
-async fn compliance_details(world: &mut AksWorld, assignment: String, kind: String, name: String) -> anyhow::Result<()> {
+/// The per-resource details (`az policy state list --expand components`), optionally narrowed to a
+/// namespace and to where the violation was seen: `audit` (the periodic scan) or `admission` (a
+/// real-time denial).
+#[then(regex = r#"^the compliance details of "([^"]*)" list "([^"]*)" "([^"]*)"(?: in namespace "([^"]*)")?(?: from "([^"]*)")?$"#)]
+async fn compliance_details(world: &mut AksWorld, assignment: String, kind: String, name: String, namespace: String, source: String) -> anyhow::Result<()> {
     let components = world.compliance_components(&assignment).await?;
-    let found = components.iter().any(|c| c["type"] == kind.as_str() && c["name"] == name.as_str());
-    anyhow::ensure!(found, "no {kind} {name} among the non-compliant resources of {assignment}: {components:?}");
+    let namespace = (!namespace.is_empty()).then(|| world.namespaces.real(&namespace));
+    let found = components.iter().any(|c| {
+        c["type"] == kind.as_str()
+            && c["name"] == name.as_str()
+            && namespace.as_ref().is_none_or(|ns| c["namespace"] == ns.as_str())
+            && (source.is_empty() || c["source"] == source.as_str())
+    });
+    let what = format!("{kind} {}{name}{}", namespace.map(|n| format!("{n}/")).unwrap_or_default(), if source.is_empty() { String::new() } else { format!(" from {source}") });
+    anyhow::ensure!(found, "no {what} among the non-compliant resources of {assignment}: {components:?}");
     Ok(())
 }

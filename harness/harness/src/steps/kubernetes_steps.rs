@@ -51,6 +51,34 @@ async fn create_fixture(world: &mut AksWorld, fixture: String, namespace: String
     write(world, &namespace, &text, false).await
 }
 
+/// Asks the API server, by server-side dry runs of the fixture (admission runs, nothing is stored),
+/// until it is denied with `text`, for at most `seconds`: a bounded wait for something the scenario
+/// does not trigger itself. The last answer becomes "the request".
+#[then(regex = r#"^within (\d+) seconds the fixture "([^"]*)" in namespace "([^"]*)" is denied with "(.*)"$"#)]
+async fn denied_within(world: &mut AksWorld, seconds: u64, fixture: String, namespace: String, text: String) -> anyhow::Result<()> {
+    let text = world.expand(&text);
+    let path = world.env.repo_root.join("fixtures").join(&fixture);
+    let manifest = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("fixture {}: {e}", path.display()))?;
+    let objects = harness::world::kubernetes::parse_manifests(&world.expand(&manifest))?;
+    let client = world.client();
+    let ns = world.namespaces.ensure(&client, &namespace).await?;
+    let started = std::time::Instant::now();
+    loop {
+        for object in &objects {
+            let answer = harness::world::kubernetes::create_dry_run(&client, object, Some(&ns)).await?;
+            world.last_admission = Some(answer);
+        }
+        match world.last_admission.as_ref() {
+            Some(Admission::Denied(message)) if message.contains(&text) => return Ok(()),
+            other => anyhow::ensure!(
+                started.elapsed() < std::time::Duration::from_secs(seconds),
+                "{fixture} was not denied with {text:?} within {seconds} s; the last answer: {other:?}"
+            ),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 fn last(world: &AksWorld) -> anyhow::Result<&Admission> {
     world.last_admission.as_ref().ok_or_else(|| anyhow::anyhow!("nothing was written to Kubernetes yet"))
 }

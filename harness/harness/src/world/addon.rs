@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use contracts::agent::Cycle;
+use contracts::webhook::WebhookStatus;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams};
@@ -21,7 +23,7 @@ impl AksWorld {
 
     /// Runs one refresh cycle now, then waits until the webhook has loaded what it wrote.
     pub async fn refresh_cycle(&mut self) -> anyhow::Result<serde_json::Value> {
-        let reply = self.env.addon.trigger(self.cluster_id()?, "refresh").await?;
+        let reply = self.env.addon.trigger(self.cluster_id()?, Cycle::Refresh).await?;
         self.wait_policies_loaded().await?;
         Ok(reply)
     }
@@ -30,15 +32,15 @@ impl AksWorld {
     /// replicated the cluster's current objects.
     pub async fn audit_cycle(&mut self) -> anyhow::Result<serde_json::Value> {
         self.wait_replicated().await?;
-        Ok(self.env.addon.trigger(self.cluster_id()?, "audit").await?)
+        Ok(self.env.addon.trigger(self.cluster_id()?, Cycle::Audit).await?)
     }
 
-    /// The webhook's metrics text.
-    async fn webhook_metrics(&self) -> anyhow::Result<String> {
+    /// The webhook's `GET /v1/status`: the modules it has loaded and the objects it has replicated.
+    async fn webhook_status(&self) -> anyhow::Result<WebhookStatus> {
         let webhook = self.env.addon.with_installed(self.cluster_id()?, |i| i.webhook_url.clone()).await?;
         let ca = std::fs::read_to_string(self.addon_dir().await?.join("webhook-ca.crt"))?;
         let http = crate::addon_lifecycle::http_client(Some(&ca));
-        Ok(http.get(format!("{webhook}/metrics")).send().await?.text().await?)
+        Ok(http.get(format!("{webhook}/v1/status")).send().await?.error_for_status()?.json().await?)
     }
 
     /// Waits until the webhook's replicated data holds as many objects as the cluster has of the
@@ -56,8 +58,8 @@ impl AksWorld {
                 let api: Api<kube::api::DynamicObject> = Api::all_with(client.clone(), &ar);
                 expected += api.list_metadata(&ListParams::default()).await?.items.len();
             }
-            let replicated = gauge(&self.webhook_metrics().await?, "policy_webhook_replicated_objects ");
-            if replicated == expected as i64 {
+            let replicated = self.webhook_status().await?.replicated_objects;
+            if replicated == expected as u64 {
                 return Ok(());
             }
             anyhow::ensure!(started.elapsed() < LOAD_TIMEOUT, "the webhook replicated {replicated} objects, the cluster has {expected}");
@@ -91,9 +93,8 @@ impl AksWorld {
                 cm.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(POLICY_STATUS))
             });
             let keys: usize = cms.iter().map(|cm| cm.data.as_ref().map_or(0, |d| d.len())).sum();
-            let metrics = self.webhook_metrics().await?;
-            let modules = gauge(&metrics, "policy_webhook_loaded_modules ");
-            if annotated && (0..=keys as i64).contains(&modules) {
+            let modules = self.webhook_status().await?.modules.len();
+            if annotated && modules <= keys {
                 return Ok(());
             }
             anyhow::ensure!(
@@ -113,6 +114,19 @@ impl AksWorld {
     pub async fn addon_logs(&self) -> anyhow::Result<String> {
         let (webhook, agent) = self.env.addon.log_paths(self.cluster_id()?).await?;
         Ok(format!("{}\n{}", std::fs::read_to_string(webhook)?, std::fs::read_to_string(agent)?))
+    }
+
+    /// The webhook's decision log: one JSON line per admission review it evaluated (`decision`,
+    /// `kind`, `namespace`, `name`, ...), oldest first.
+    pub async fn webhook_decisions(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        let (webhook, _) = self.env.addon.log_paths(self.cluster_id()?).await?;
+        Ok(std::fs::read_to_string(webhook)?
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            // Flattened events carry the fields at the top level; nested ones under `fields`.
+            .map(|e| if e.get("fields").is_some_and(|f| f.is_object()) { e["fields"].clone() } else { e })
+            .filter(|e| e.get("decision").is_some_and(|d| d.is_string()))
+            .collect())
     }
 
     /// Kills the webhook process as a crash would; its configuration stays registered.
@@ -147,12 +161,4 @@ impl AksWorld {
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect())
     }
-}
-
-/// A Prometheus sample's value by its name prefix (-1 when absent).
-fn gauge(metrics: &str, name: &str) -> i64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<f64>().ok()))
-        .unwrap_or(-1.0) as i64
 }

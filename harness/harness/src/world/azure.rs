@@ -52,12 +52,27 @@ impl AksWorld {
         Ok(())
     }
 
-    /// Creates the scenario's resource group and AKS cluster.
+    /// Registers Microsoft.ContainerService, then creates the resource group and the AKS cluster:
+    /// everything a cluster needs, for callers that are not scenarios (`harness bench`). Scenarios
+    /// say each step ([`Self::create_resource_group`], [`Self::create_aks_cluster`]).
     pub async fn create_cluster(&mut self, name: &str, group: &str, version: &str) -> anyhow::Result<()> {
+        self.az_ok("az provider register --namespace Microsoft.ContainerService").await?;
+        self.create_resource_group(group).await?;
+        self.create_aks_cluster(name, group, version).await
+    }
+
+    /// `az group create` in westus2; later steps' `{resource-group}` is this group.
+    pub async fn create_resource_group(&mut self, group: &str) -> anyhow::Result<()> {
+        self.resource_group = group.to_string();
+        self.az_ok(&format!("az group create --name {group} --location westus2")).await?;
+        Ok(())
+    }
+
+    /// `az aks create` and nothing else: the resource group must exist and Microsoft.ContainerService
+    /// be registered, as with the real CLI.
+    pub async fn create_aks_cluster(&mut self, name: &str, group: &str, version: &str) -> anyhow::Result<()> {
         self.resource_group = group.to_string();
         self.cluster_name = name.to_string();
-        self.az_ok("az provider register --namespace Microsoft.ContainerService").await?;
-        self.az_ok(&format!("az group create --name {group} --location westus2")).await?;
         let cluster = self
             .az_ok(&format!("az aks create --name {name} --resource-group {group} --kubernetes-version {version}"))
             .await?;
