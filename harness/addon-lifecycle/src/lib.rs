@@ -45,7 +45,9 @@ pub enum LifecycleError {
     Cluster(#[from] cluster::ClusterError),
     #[error("certificates: {0}")]
     Pki(#[from] pki::PkiError),
-    #[error("{name} not found (looked in {searched}); this executable cannot start the add-on itself (its main does not call dispatch_addon_process): run it through `harness`, or build the binary with `cargo build -p {name}` and set AKS_HARNESS_BIN_DIR")]
+    #[error(
+        "{name} not found (looked in {searched}); this executable cannot start the add-on itself (its main does not call dispatch_addon_process): run it through `harness`, or build the binary with `cargo build -p {name}` and set AKS_HARNESS_BIN_DIR"
+    )]
     BinaryMissing { name: String, searched: String },
     #[error("{name} did not become ready: {why}; log {}:\n{tail}", log.display())]
     NotReady { name: String, why: String, log: PathBuf, tail: String },
@@ -99,7 +101,12 @@ impl AddonSettings {
     pub fn replicate_specs(&self) -> Result<Vec<policy_webhook::replication::ResourceSpec>, LifecycleError> {
         self.replicate
             .iter()
-            .map(|r| r.parse().map_err(|e: policy_webhook::WebhookError| LifecycleError::Io { context: format!("replicate entry {r:?}"), message: e.to_string() }))
+            .map(|r| {
+                r.parse().map_err(|e: policy_webhook::WebhookError| LifecycleError::Io {
+                    context: format!("replicate entry {r:?}"),
+                    message: e.to_string(),
+                })
+            })
             .collect()
     }
 }
@@ -189,7 +196,11 @@ impl AddonLifecycle {
     }
 
     /// Runs `f` on the install of `cluster_id`.
-    pub async fn with_installed<T>(&self, cluster_id: &str, f: impl FnOnce(&mut Installed) -> T) -> Result<T, LifecycleError> {
+    pub async fn with_installed<T>(
+        &self,
+        cluster_id: &str,
+        f: impl FnOnce(&mut Installed) -> T,
+    ) -> Result<T, LifecycleError> {
         let mut installs = self.inner.installs.lock().await;
         installs
             .get_mut(&cluster_id.to_ascii_lowercase())
@@ -224,7 +235,8 @@ impl AddonLifecycle {
         let started = Instant::now();
         let installed = self.start(req, settings).await?;
         tracing::info!(cluster = %req.cluster_id, seconds = started.elapsed().as_secs_f64(), "add-on installed");
-        let (client, ns, dir) = (self.inner.cluster.client(), installed.settings.namespace.clone(), installed.dir.clone());
+        let (client, ns, dir) =
+            (self.inner.cluster.client(), installed.settings.namespace.clone(), installed.dir.clone());
         workload_status::report_all(&client, &ns, [true, true]).await?;
         workload_status::watch(self.clone(), client, ns, key.clone(), dir);
         installs.insert(key, installed);
@@ -272,17 +284,28 @@ impl AddonLifecycle {
         webhook_cmd
             .arg("serve")
             .arg(format!("--listen={}:0", cluster.webhook_bind_ip()))
-            .arg("--tls-cert-file").arg(&cert_file)
-            .arg("--tls-key-file").arg(&key_file)
-            .arg("--addr-file").arg(dir.join("webhook.addr"))
-            .arg("--policy-namespace").arg(&ns)
+            .arg("--tls-cert-file")
+            .arg(&cert_file)
+            .arg("--tls-key-file")
+            .arg(&key_file)
+            .arg("--addr-file")
+            .arg(dir.join("webhook.addr"))
+            .arg("--policy-namespace")
+            .arg(&ns)
             .arg(format!("--replicate={}", settings.replicate.join(",")))
-            .arg("--kubeconfig").arg(&kubeconfigs[WEBHOOK_ACCOUNT])
+            .arg("--kubeconfig")
+            .arg(&kubeconfigs[WEBHOOK_ACCOUNT])
             .env("RUST_LOG", "info");
         let (webhook, webhook_base) = processes::spawn_and_wait(
-            "policy-webhook", webhook_cmd, &dir.join("policy-webhook.log"), &dir.join("webhook.addr"),
-            "https", "/readyz", &webhook_http,
-        ).await?;
+            "policy-webhook",
+            webhook_cmd,
+            &dir.join("policy-webhook.log"),
+            &dir.join("webhook.addr"),
+            "https",
+            "/readyz",
+            &webhook_http,
+        )
+        .await?;
         // The agent reaches the webhook on loopback even when the API server uses another name.
         let port = webhook_base.rsplit(':').next().unwrap_or_default().to_string();
         let webhook_local = format!("https://127.0.0.1:{port}");
@@ -306,14 +329,21 @@ impl AddonLifecycle {
             .env("KUBECONFIG", &kubeconfigs[AGENT_ACCOUNT])
             .env("LISTEN_ADDR", "127.0.0.1:0")
             .env("RUST_LOG", "info")
-            .arg("--addr-file").arg(dir.join("agent.addr"));
+            .arg("--addr-file")
+            .arg(dir.join("agent.addr"));
         if let Some(path) = &dataplane_ca {
             agent_cmd.env("DATAPLANE_CA_FILE", path);
         }
         let (agent, agent_url) = processes::spawn_and_wait(
-            "policy-agent", agent_cmd, &dir.join("policy-agent.log"), &dir.join("agent.addr"),
-            "http", "/healthz", &http_client(None),
-        ).await?;
+            "policy-agent",
+            agent_cmd,
+            &dir.join("policy-agent.log"),
+            &dir.join("agent.addr"),
+            "http",
+            "/healthz",
+            &http_client(None),
+        )
+        .await?;
 
         let mut registration = Registration::new(format!("https://{host}:{port}/v1/admit"), ca.cert_pem());
         registration.failure_policy = settings.failure_policy;
@@ -331,7 +361,11 @@ impl AddonLifecycle {
             None => {
                 let settings = self.settings_for(cluster_id);
                 let client = self.inner.cluster.client();
-                policy_webhook::registration::unregister(&client, policy_webhook::registration::DEFAULT_CONFIGURATION_NAME).await?;
+                policy_webhook::registration::unregister(
+                    &client,
+                    policy_webhook::registration::DEFAULT_CONFIGURATION_NAME,
+                )
+                .await?;
                 delete_namespace(&client, &settings.namespace, wait_for_namespace).await?;
                 objects::delete_cluster_scoped(&client, &settings.namespace).await?;
                 Ok(())
@@ -386,7 +420,8 @@ impl AddonLifecycle {
 
     /// The add-on's log files (webhook, agent) for `cluster_id`.
     pub async fn log_paths(&self, cluster_id: &str) -> Result<(PathBuf, PathBuf), LifecycleError> {
-        self.with_installed(cluster_id, |i| (i.webhook.log_path().to_path_buf(), i.agent.log_path().to_path_buf())).await
+        self.with_installed(cluster_id, |i| (i.webhook.log_path().to_path_buf(), i.agent.log_path().to_path_buf()))
+            .await
     }
 }
 
@@ -412,12 +447,8 @@ impl azure_sim::AddonController for AddonLifecycle {
 
 async fn wait_namespace_gone_if_terminating(client: &kube::Client, ns: &str) -> Result<(), LifecycleError> {
     let api: Api<Namespace> = Api::all(client.clone());
-    let terminating = api
-        .get_opt(ns)
-        .await?
-        .and_then(|n| n.status)
-        .and_then(|s| s.phase)
-        .is_some_and(|phase| phase == "Terminating");
+    let terminating =
+        api.get_opt(ns).await?.and_then(|n| n.status).and_then(|s| s.phase).is_some_and(|phase| phase == "Terminating");
     if terminating { wait_gone(&api, ns).await } else { Ok(()) }
 }
 

@@ -38,9 +38,14 @@ fn meta(name: &str) -> serde_json::Value {
 
 /// Creates (or repairs: server-side apply is idempotent) every object of the add-on.
 pub async fn apply_all(client: &Client, ns: &str, replicate: &[ResourceSpec]) -> Result<(), kube::Error> {
-    apply(&Api::<Namespace>::all(client.clone()), ns, json!({
-        "apiVersion": "v1", "kind": "Namespace", "metadata": meta(ns)
-    })).await?;
+    apply(
+        &Api::<Namespace>::all(client.clone()),
+        ns,
+        json!({
+            "apiVersion": "v1", "kind": "Namespace", "metadata": meta(ns)
+        }),
+    )
+    .await?;
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
     for sa in [AGENT_ACCOUNT, WEBHOOK_ACCOUNT] {
         apply(&accounts, sa, json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(sa)})).await?;
@@ -53,16 +58,26 @@ pub async fn apply_all(client: &Client, ns: &str, replicate: &[ResourceSpec]) ->
         "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list", "get", "create", "update", "delete"]}]
     })).await?;
     // The webhook (kube-mgmt): watch policy ConfigMaps and patch their status annotation.
-    apply(&roles, WEBHOOK_ACCOUNT, json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(WEBHOOK_ACCOUNT),
-        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch", "patch"]}]
-    })).await?;
+    apply(
+        &roles,
+        WEBHOOK_ACCOUNT,
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(WEBHOOK_ACCOUNT),
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch", "patch"]}]
+        }),
+    )
+    .await?;
     for sa in [AGENT_ACCOUNT, WEBHOOK_ACCOUNT] {
-        apply(&bindings, sa, json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta(sa),
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa},
-            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]
-        })).await?;
+        apply(
+            &bindings,
+            sa,
+            json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta(sa),
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa},
+                "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]
+            }),
+        )
+        .await?;
     }
     // The webhook also reads the kinds it replicates, cluster-wide (referential policies need them).
     let rules: Vec<_> = replicate
@@ -73,23 +88,33 @@ pub async fn apply_all(client: &Client, ns: &str, replicate: &[ResourceSpec]) ->
     apply(&Api::<ClusterRole>::all(client.clone()), &role_name, json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": meta(&role_name), "rules": rules
     })).await?;
-    apply(&Api::<ClusterRoleBinding>::all(client.clone()), &role_name, json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": meta(&role_name),
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
-        "subjects": [{"kind": "ServiceAccount", "name": WEBHOOK_ACCOUNT, "namespace": ns}]
-    })).await?;
+    apply(
+        &Api::<ClusterRoleBinding>::all(client.clone()),
+        &role_name,
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": meta(&role_name),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
+            "subjects": [{"kind": "ServiceAccount", "name": WEBHOOK_ACCOUNT, "namespace": ns}]
+        }),
+    )
+    .await?;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
     for (name, image, account) in [
         (AGENT_ACCOUNT, "aks-policy-harness/policy-agent:local", AGENT_ACCOUNT),
         (WEBHOOK_ACCOUNT, "aks-policy-harness/policy-webhook:local", WEBHOOK_ACCOUNT),
     ] {
-        apply(&deployments, name, json!({
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(name),
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"serviceAccountName": account,
-                                           "containers": [{"name": name, "image": image}]}}}
-        })).await?;
+        apply(
+            &deployments,
+            name,
+            json!({
+                "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(name),
+                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                         "template": {"metadata": {"labels": {"app": name}},
+                                      "spec": {"serviceAccountName": account,
+                                               "containers": [{"name": name, "image": image}]}}}
+            }),
+        )
+        .await?;
     }
     Ok(())
 }

@@ -1,8 +1,8 @@
 //! Starting the add-on's two processes, `policy-webhook` and `policy-agent`, and knowing when they
 //! are ready. Their output goes to per-install log files: the "add-on logs" scenarios read.
 
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -91,15 +91,12 @@ pub fn command_for(process: AddonProcess) -> Result<Command, LifecycleError> {
             candidates.extend(dir.parent().map(Path::to_path_buf));
         }
     }
-    candidates
-        .iter()
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .map(Command::new)
-        .ok_or_else(|| LifecycleError::BinaryMissing {
+    candidates.iter().map(|d| d.join(name)).find(|p| p.is_file()).map(Command::new).ok_or_else(|| {
+        LifecycleError::BinaryMissing {
             name: name.to_string(),
             searched: candidates.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
-        })
+        }
+    })
 }
 
 /// Starts `cmd` and waits until it has written its listening address to `addr_file` and `probe_path`

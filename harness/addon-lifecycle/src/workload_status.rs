@@ -63,7 +63,9 @@ pub fn watch(lifecycle: AddonLifecycle, client: Client, ns: String, cluster_key:
         loop {
             tokio::time::sleep(WATCH_PERIOD).await;
             let now = lifecycle
-                .with_installed(&cluster_key, |i| (i.dir == dir).then(|| [i.webhook.is_running(), i.agent.is_running()]))
+                .with_installed(&cluster_key, |i| {
+                    (i.dir == dir).then(|| [i.webhook.is_running(), i.agent.is_running()])
+                })
                 .await;
             let Ok(Some(liveness)) = now else { return };
             if liveness != last {

@@ -37,7 +37,17 @@ pub(crate) const SPECS: &[Spec] = &[
             flag(&["--no-wait"]),
         ],
     },
-    Spec { words: &["aks", "enable-addons"], opts: &[req(ADDONS), req(NAME), req(RG), flag(&["--no-wait"]), val(&["--workspace-resource-id"]), val(&["--subnet-name", "-s"])] },
+    Spec {
+        words: &["aks", "enable-addons"],
+        opts: &[
+            req(ADDONS),
+            req(NAME),
+            req(RG),
+            flag(&["--no-wait"]),
+            val(&["--workspace-resource-id"]),
+            val(&["--subnet-name", "-s"]),
+        ],
+    },
     Spec { words: &["aks", "disable-addons"], opts: &[req(ADDONS), req(NAME), req(RG), flag(&["--no-wait"])] },
 ];
 
@@ -49,10 +59,18 @@ async fn run_raw(cli: &mut AzCli, verb: &str, args: &Args) -> AzResult<Value> {
     if cli.extensions.contains_key(AKS_PREVIEW) {
         cli.warn(format!("The behavior of this command has been altered by the following extension: {AKS_PREVIEW}"));
     }
-    let path = |cli: &AzCli| format!("{}/providers/Microsoft.ContainerService/managedClusters/{}", rg_id(cli, args.must("--resource-group")), args.must("--name"));
+    let path = |cli: &AzCli| {
+        format!(
+            "{}/providers/Microsoft.ContainerService/managedClusters/{}",
+            rg_id(cli, args.must("--resource-group")),
+            args.must("--name")
+        )
+    };
     match verb {
         "list" => {
-            let scope = args.get("--resource-group").map_or_else(|| format!("/subscriptions/{}", cli.subscription), |rg| rg_id(cli, rg));
+            let scope = args
+                .get("--resource-group")
+                .map_or_else(|| format!("/subscriptions/{}", cli.subscription), |rg| rg_id(cli, rg));
             cli.list(&format!("{scope}/providers/Microsoft.ContainerService/managedClusters"), api::AKS).await
         }
         "show" => cli.get(&path(cli), api::AKS).await,
@@ -86,7 +104,8 @@ fn key_error(cli: &AzCli, command: &str, addon: &str) -> AzError {
         message: format!("'{addon}'"),
         traceback: vec![
             "  File \"/opt/az/lib/python3.6/site-packages/knack/cli.py\", line 206, in invoke".into(),
-            "  File \"/opt/az/lib/python3.6/site-packages/azure/cli/core/commands/__init__.py\", line 608, in execute".into(),
+            "  File \"/opt/az/lib/python3.6/site-packages/azure/cli/core/commands/__init__.py\", line 608, in execute"
+                .into(),
             format!("  File \"{module}\", line 1842, in {function}"),
             format!("  File \"{module}\", line 2197, in _update_addons"),
             format!("KeyError: '{addon}'"),
@@ -112,7 +131,8 @@ async fn update_addons(cli: &mut AzCli, path: &str, args: &Args, enable: bool) -
     let command = if enable { "enable-addons" } else { "disable-addons" };
     let keys = addon_keys(cli, command, args.must("--addons"))?;
     let mut cluster = cli.get(path, api::AKS).await?;
-    let properties = cluster["properties"].as_object_mut().ok_or_else(|| AzError::cli("the managed cluster has no properties"))?;
+    let properties =
+        cluster["properties"].as_object_mut().ok_or_else(|| AzError::cli("the managed cluster has no properties"))?;
     let profiles = properties.entry("addonProfiles").or_insert_with(|| json!({}));
     if !profiles.is_object() {
         *profiles = json!({});
@@ -143,15 +163,23 @@ async fn create(cli: &mut AzCli, path: &str, args: &Args) -> AzResult<Value> {
     let rg = args.must("--resource-group");
     let location = match args.get("--location") {
         Some(l) => l.to_string(),
-        None => cli.get(&rg_id(cli, rg), api::RESOURCES).await?["location"].as_str().unwrap_or(&cli.location).to_string(),
+        None => {
+            cli.get(&rg_id(cli, rg), api::RESOURCES).await?["location"].as_str().unwrap_or(&cli.location).to_string()
+        }
     };
-    let count: u64 = args.get("--node-count").unwrap_or("3").parse().map_err(|_| AzError::usage("aks create", "argument --node-count/-c: invalid int value"))?;
+    let count: u64 = args
+        .get("--node-count")
+        .unwrap_or("3")
+        .parse()
+        .map_err(|_| AzError::usage("aks create", "argument --node-count/-c: invalid int value"))?;
     let name = args.must("--name");
     let mut properties = Map::new();
     if let Some(v) = args.get("--kubernetes-version") {
         properties.insert("kubernetesVersion".into(), json!(v));
     }
-    let prefix = args.get("--dns-name-prefix").map_or_else(|| format!("{}-{}", name, &rg.chars().take(16).collect::<String>()), str::to_string);
+    let prefix = args
+        .get("--dns-name-prefix")
+        .map_or_else(|| format!("{}-{}", name, &rg.chars().take(16).collect::<String>()), str::to_string);
     properties.insert("dnsPrefix".into(), json!(prefix));
     properties.insert(
         "agentPoolProfiles".into(),

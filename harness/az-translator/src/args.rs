@@ -79,7 +79,8 @@ impl Args {
 
 /// Splits a pasted command line like a POSIX shell would (quotes, backslashes).
 pub fn split_line(line: &str) -> AzResult<Vec<String>> {
-    shlex::split(line.trim()).ok_or_else(|| AzError::cli(format!("cannot parse the command line (unbalanced quotes?): {line}")))
+    shlex::split(line.trim())
+        .ok_or_else(|| AzError::cli(format!("cannot parse the command line (unbalanced quotes?): {line}")))
 }
 
 fn display(opt: &Opt) -> String {
@@ -107,7 +108,9 @@ pub fn parse(command: &str, opts: &[Opt], tokens: &[String]) -> AzResult<Args> {
         let entry = args.values.entry(key).or_default();
         match (opt.kind, inline) {
             (Kind::Flag, None) => {}
-            (Kind::Flag, Some(_)) => return Err(AzError::usage(command, format!("argument {}: ignored explicit argument", display(opt)))),
+            (Kind::Flag, Some(_)) => {
+                return Err(AzError::usage(command, format!("argument {}: ignored explicit argument", display(opt))));
+            }
             (_, Some(v)) => entry.push(v),
             (Kind::Value, None) => match tokens.get(i) {
                 Some(v) if !is_option(v) => {
@@ -123,7 +126,10 @@ pub fn parse(command: &str, opts: &[Opt], tokens: &[String]) -> AzResult<Args> {
                     i += 1;
                 }
                 if i == start {
-                    return Err(AzError::usage(command, format!("argument {}: expected at least one argument", display(opt))));
+                    return Err(AzError::usage(
+                        command,
+                        format!("argument {}: expected at least one argument", display(opt)),
+                    ));
                 }
             }
         }
@@ -174,6 +180,9 @@ mod tests {
 
     #[test]
     fn splits_quotes_like_a_shell() {
-        assert_eq!(toks(r#"az a --query "[?x=='a b']" -p '{"k": 1}'"#), vec!["az", "a", "--query", "[?x=='a b']", "-p", r#"{"k": 1}"#]);
+        assert_eq!(
+            toks(r#"az a --query "[?x=='a b']" -p '{"k": 1}'"#),
+            vec!["az", "a", "--query", "[?x=='a b']", "-p", r#"{"k": 1}"#]
+        );
     }
 }

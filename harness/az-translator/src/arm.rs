@@ -23,7 +23,11 @@ impl AzCli {
     /// An absolute URL for an ARM path (or an absolute URL as given, for LRO links), with
     /// `api-version` and any extra query parameters (`$filter`, `$top`...) percent-encoded.
     fn url(&self, path: &str, api_version: Option<&str>, query: &[(&str, String)]) -> AzResult<Url> {
-        let raw = if path.starts_with("http://") || path.starts_with("https://") { path.to_string() } else { format!("{}{path}", self.base_url) };
+        let raw = if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base_url)
+        };
         let mut url = Url::parse(&raw).map_err(|e| AzError::Transport(format!("bad URL {raw}: {e}")))?;
         if api_version.is_some() || !query.is_empty() {
             let mut pairs = url.query_pairs_mut();
@@ -41,7 +45,14 @@ impl AzCli {
     /// policy in the 2019 CLI, 408/429/5xx answers are retried (up to `max_retries` times, every
     /// method), waiting `Retry-After` when the server sends it and an exponential backoff otherwise,
     /// so a throttled ARM slows a command down instead of failing it.
-    pub(crate) async fn call(&self, method: Method, path: &str, api_version: Option<&str>, query: &[(&str, String)], body: Option<&Value>) -> AzResult<Reply> {
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        api_version: Option<&str>,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> AzResult<Reply> {
         let url = self.url(path, api_version, query)?;
         let mut attempt = 0;
         loop {
@@ -50,7 +61,10 @@ impl AzCli {
             match &reply {
                 Err(AzError::Arm { status, .. }) if RETRIED.contains(status) && attempt < self.max_retries => {
                     // `Retry-After` (capped at 10 s), else a backoff doubling from the poll interval.
-                    let wait = retry_after.map_or_else(|| self.poll_interval * 2u32.pow(attempt), |secs| Duration::from_secs(secs.min(10)));
+                    let wait = retry_after.map_or_else(
+                        || self.poll_interval * 2u32.pow(attempt),
+                        |secs| Duration::from_secs(secs.min(10)),
+                    );
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
@@ -60,21 +74,32 @@ impl AzCli {
     }
 
     /// One request; `retry_after` receives the response's `Retry-After` seconds, if any.
-    async fn exchange(&self, method: Method, url: &Url, body: Option<&Value>, retry_after: &mut Option<u64>) -> AzResult<Reply> {
+    async fn exchange(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<&Value>,
+        retry_after: &mut Option<u64>,
+    ) -> AzResult<Reply> {
         let mut request = self.http.request(method, url.clone()).bearer_auth(&self.token);
         if let Some(b) = body {
             request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(b.to_string());
         }
         let response = request.send().await.map_err(|e| AzError::Transport(format!("request to {url} failed: {e}")))?;
         let status = response.status().as_u16();
-        *retry_after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+        *retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let (async_operation, location) = (header("azure-asyncoperation"), header("location"));
-        let bytes = response.bytes().await.map_err(|e| AzError::Transport(format!("reading the response from {url}: {e}")))?;
+        let bytes =
+            response.bytes().await.map_err(|e| AzError::Transport(format!("reading the response from {url}: {e}")))?;
         let body = if bytes.iter().all(u8::is_ascii_whitespace) {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
         if status >= 400 {
             return Err(arm_error(status, &body));
@@ -110,13 +135,20 @@ impl AzCli {
     /// stops answering 202, and its final body is returned. A reply with neither is already done.
     pub(crate) async fn wait(&self, reply: &Reply) -> AzResult<Value> {
         if let Some(url) = &reply.async_operation {
-            let status = self.poll(url, |r| r.body["status"].as_str().is_some_and(|s| s != "InProgress" && s != "Running" && s != "Accepted")).await?;
+            let status = self
+                .poll(url, |r| {
+                    r.body["status"].as_str().is_some_and(|s| s != "InProgress" && s != "Running" && s != "Accepted")
+                })
+                .await?;
             return match status.body["status"].as_str() {
                 Some("Succeeded") => Ok(reply.body.clone()),
                 _ => {
                     let error = &status.body["error"];
                     let code = error["code"].as_str().unwrap_or("OperationFailed").to_string();
-                    let message = error["message"].as_str().map_or_else(|| format!("Operation failed with status: '{}'.", status.body["status"]), str::to_string);
+                    let message = error["message"].as_str().map_or_else(
+                        || format!("Operation failed with status: '{}'.", status.body["status"]),
+                        str::to_string,
+                    );
                     Err(AzError::Arm { status: 200, code, message })
                 }
             };
@@ -137,7 +169,10 @@ impl AzCli {
                 return Ok(reply);
             }
             if started.elapsed() > self.lro_timeout {
-                return Err(AzError::cli(format!("the operation did not finish within {:?} (polling {url})", self.lro_timeout)));
+                return Err(AzError::cli(format!(
+                    "the operation did not finish within {:?} (polling {url})",
+                    self.lro_timeout
+                )));
             }
         }
     }

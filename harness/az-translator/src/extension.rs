@@ -44,10 +44,14 @@ pub(crate) fn run(cli: &mut AzCli, verb: &str, args: &Args) -> AzResult<Value> {
             }
             let version = args.get("--version").unwrap_or(AKS_PREVIEW_VERSIONS[AKS_PREVIEW_VERSIONS.len() - 1]);
             if name != AKS_PREVIEW {
-                return Err(AzError::cli(format!("No matching extensions for '{name}'. Use --debug for more information.")));
+                return Err(AzError::cli(format!(
+                    "No matching extensions for '{name}'. Use --debug for more information."
+                )));
             }
             if !AKS_PREVIEW_VERSIONS.contains(&version) {
-                return Err(AzError::cli(format!("No matching extensions for '{name} ({version})'. Use --debug for more information.")));
+                return Err(AzError::cli(format!(
+                    "No matching extensions for '{name} ({version})'. Use --debug for more information."
+                )));
             }
             cli.extensions.insert(name, version.to_string());
             Ok(Value::Null)

@@ -137,7 +137,8 @@ impl AzCli {
         pki::install_ring_provider();
         let mut builder = reqwest::Client::builder();
         if let Some(ca) = &config.ca_pem {
-            let cert = reqwest::Certificate::from_pem(ca.as_bytes()).map_err(|e| AzError::Transport(format!("bad CA certificate: {e}")))?;
+            let cert = reqwest::Certificate::from_pem(ca.as_bytes())
+                .map_err(|e| AzError::Transport(format!("bad CA certificate: {e}")))?;
             builder = builder.tls_certs_only([cert]);
         }
         let http = builder.build().map_err(|e| AzError::Transport(format!("building the HTTP client: {e}")))?;
@@ -204,7 +205,9 @@ impl AzCli {
     async fn execute(&mut self, command_line: &str) -> AzResult<String> {
         let tokens = args::split_line(command_line)?;
         let Some((first, rest)) = tokens.split_first().filter(|(f, _)| f.as_str() == "az") else {
-            return Err(AzError::NotSimulated(format!("not an az command: {command_line:?}; lines must start with 'az'")));
+            return Err(AzError::NotSimulated(format!(
+                "not an az command: {command_line:?}; lines must start with 'az'"
+            )));
         };
         if rest.is_empty() || rest.iter().all(|t| t == "--version") || rest == ["version"] {
             return Ok(self.version(rest.first().map(String::as_str)));
@@ -257,14 +260,18 @@ impl AzCli {
                 "extensions": self.extensions,
             }));
         }
-        let mut text = format!("azure-cli                         {CLI_VERSION}\n\ncore                              {CLI_VERSION}\ntelemetry                          1.0.4\n");
+        let mut text = format!(
+            "azure-cli                         {CLI_VERSION}\n\ncore                              {CLI_VERSION}\ntelemetry                          1.0.4\n"
+        );
         if !self.extensions.is_empty() {
             text.push_str("\nExtensions:\n");
             for (name, version) in &self.extensions {
                 text.push_str(&format!("{name:<34}{version}\n"));
             }
         }
-        text.push_str("\nPython (Linux) 3.6.5\n\nLegal docs and information: aka.ms/AzureCliLegal\n\nYour CLI is up-to-date.\n");
+        text.push_str(
+            "\nPython (Linux) 3.6.5\n\nLegal docs and information: aka.ms/AzureCliLegal\n\nYour CLI is up-to-date.\n",
+        );
         text
     }
 }
@@ -274,7 +281,9 @@ impl AzCli {
 fn table_view(words: &[&str], value: Value) -> Value {
     let row = |v: &Value| match words[0] {
         "feature" => json!({"Name": v["name"], "RegistrationState": v["properties"]["state"]}),
-        "provider" => json!({"Namespace": v["namespace"], "RegistrationPolicy": v["registrationPolicy"], "RegistrationState": v["registrationState"]}),
+        "provider" => {
+            json!({"Namespace": v["namespace"], "RegistrationPolicy": v["registrationPolicy"], "RegistrationState": v["registrationState"]})
+        }
         _ => v.clone(),
     };
     match &value {
@@ -285,7 +294,10 @@ fn table_view(words: &[&str], value: Value) -> Value {
 }
 
 fn all_specs() -> Vec<&'static Spec> {
-    [provider::SPECS, feature::SPECS, aks::SPECS, group::SPECS, policy::SPECS, extension::SPECS].into_iter().flatten().collect()
+    [provider::SPECS, feature::SPECS, aks::SPECS, group::SPECS, policy::SPECS, extension::SPECS]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// Every simulated command, e.g. `az provider register`.

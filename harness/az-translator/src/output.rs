@@ -26,7 +26,9 @@ impl Format {
             "none" => Ok(Format::None),
             other => Err(AzError::usage(
                 command,
-                format!("argument --output/-o: invalid choice: '{other}' (choose from 'json', 'jsonc', 'table', 'tsv', 'none')"),
+                format!(
+                    "argument --output/-o: invalid choice: '{other}' (choose from 'json', 'jsonc', 'table', 'tsv', 'none')"
+                ),
             )),
         }
     }
@@ -204,7 +206,10 @@ mod tests {
 
     #[test]
     fn table_has_headers_and_rule() {
-        let t = render(Format::Table, &json!([{"Name": "Microsoft.ContainerService/AKS-AzurePolicyAutoApprove", "State": "Registered"}]));
+        let t = render(
+            Format::Table,
+            &json!([{"Name": "Microsoft.ContainerService/AKS-AzurePolicyAutoApprove", "State": "Registered"}]),
+        );
         assert!(t.starts_with("Name"), "{t}");
         assert!(t.lines().nth(1).unwrap().starts_with("-----"), "{t}");
         assert!(t.contains("Registered"));
@@ -212,9 +217,14 @@ mod tests {
 
     #[test]
     fn flattens_and_adds_resource_group() {
-        let mut v = flatten_properties(json!({"id": "/subscriptions/s/resourcegroups/rg1/providers/X/y/z", "properties": {"a": 1}}));
+        let mut v = flatten_properties(
+            json!({"id": "/subscriptions/s/resourcegroups/rg1/providers/X/y/z", "properties": {"a": 1}}),
+        );
         add_resource_group(&mut v);
-        assert_eq!(v, json!({"id": "/subscriptions/s/resourcegroups/rg1/providers/X/y/z", "a": 1, "resourceGroup": "rg1"}));
+        assert_eq!(
+            v,
+            json!({"id": "/subscriptions/s/resourcegroups/rg1/providers/X/y/z", "a": 1, "resourceGroup": "rg1"})
+        );
     }
 
     #[test]

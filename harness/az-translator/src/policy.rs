@@ -39,7 +39,10 @@ pub(crate) const SPECS: &[Spec] = &[
     },
     Spec { words: &["policy", "assignment", "delete"], opts: &[req(NAME), val(SCOPE), val(RG)] },
     Spec { words: &["policy", "assignment", "show"], opts: &[req(NAME), val(SCOPE), val(RG)] },
-    Spec { words: &["policy", "assignment", "list"], opts: &[val(SCOPE), val(RG), flag(&["--disable-scope-strict-match"])] },
+    Spec {
+        words: &["policy", "assignment", "list"],
+        opts: &[val(SCOPE), val(RG), flag(&["--disable-scope-strict-match"])],
+    },
     Spec { words: &["policy", "state", "list"], opts: STATE_OPTS },
     Spec { words: &["policy", "state", "summarize"], opts: STATE_OPTS },
     Spec { words: &["policy", "state", "trigger-scan"], opts: &[val(RG), flag(&["--no-wait"])] },
@@ -81,8 +84,11 @@ async fn run_raw(cli: &mut AzCli, words: &[&str], args: &Args) -> AzResult<Value
             }
         }
         ["state", "trigger-scan"] => {
-            let scope = args.get("--resource-group").map_or_else(|| format!("/subscriptions/{}", cli.subscription), |rg| rg_id(cli, rg));
-            let reply = cli.post(&format!("{scope}/{INSIGHTS}/latest/triggerEvaluation"), api::POLICY_INSIGHTS, &[]).await?;
+            let scope = args
+                .get("--resource-group")
+                .map_or_else(|| format!("/subscriptions/{}", cli.subscription), |rg| rg_id(cli, rg));
+            let reply =
+                cli.post(&format!("{scope}/{INSIGHTS}/latest/triggerEvaluation"), api::POLICY_INSIGHTS, &[]).await?;
             if !args.has("--no-wait") {
                 cli.wait(&reply).await?;
             }
@@ -96,7 +102,9 @@ async fn run_raw(cli: &mut AzCli, words: &[&str], args: &Args) -> AzResult<Value
 /// The assignment scope: `--scope`, else the resource group, else the subscription.
 fn scope(cli: &AzCli, args: &Args) -> AzResult<String> {
     match (args.get("--scope"), args.get("--resource-group")) {
-        (Some(_), Some(rg)) => Err(AzError::cli(format!("Resource group '{rg}' is redundant because 'scope' is supplied"))),
+        (Some(_), Some(rg)) => {
+            Err(AzError::cli(format!("Resource group '{rg}' is redundant because 'scope' is supplied")))
+        }
         (Some(scope), None) => Ok(scope.trim_end_matches('/').to_string()),
         (None, Some(rg)) => Ok(rg_id(cli, rg)),
         (None, None) => Ok(format!("/subscriptions/{}", cli.subscription)),
@@ -118,7 +126,9 @@ async fn create(cli: &mut AzCli, args: &Args) -> AzResult<Value> {
             "az policy assignment create --policy-set-definition is not simulated by aks-policy-harness: the preview supported no initiatives".into(),
         ));
     }
-    let policy = args.get("--policy").ok_or_else(|| AzError::cli("Either --policy or --policy-set-definition should be provided"))?;
+    let policy = args
+        .get("--policy")
+        .ok_or_else(|| AzError::cli("Either --policy or --policy-set-definition should be provided"))?;
     let scope = scope(cli, args)?;
     let definition_id = if policy.starts_with('/') {
         policy.to_string()
@@ -131,13 +141,20 @@ async fn create(cli: &mut AzCli, args: &Args) -> AzResult<Value> {
     properties.insert("scope".into(), json!(scope));
     let mode = args.get("--enforcement-mode").unwrap_or("Default");
     let mode = ["Default", "DoNotEnforce"].into_iter().find(|m| m.eq_ignore_ascii_case(mode)).ok_or_else(|| {
-        AzError::usage("policy assignment create", format!("argument --enforcement-mode/-e: invalid choice: '{mode}' (choose from 'Default', 'DoNotEnforce')"))
+        AzError::usage(
+            "policy assignment create",
+            format!("argument --enforcement-mode/-e: invalid choice: '{mode}' (choose from 'Default', 'DoNotEnforce')"),
+        )
     })?;
     properties.insert("enforcementMode".into(), json!(mode));
     if let Some(p) = args.get("--params") {
         properties.insert("parameters".into(), params(p)?);
     }
-    let not_scopes: Vec<String> = args.list("--not-scopes").iter().flat_map(|s| s.split_whitespace().map(str::to_string).collect::<Vec<_>>()).collect();
+    let not_scopes: Vec<String> = args
+        .list("--not-scopes")
+        .iter()
+        .flat_map(|s| s.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .collect();
     if !not_scopes.is_empty() {
         properties.insert("notScopes".into(), json!(not_scopes));
     }
@@ -147,7 +164,10 @@ async fn create(cli: &mut AzCli, args: &Args) -> AzResult<Value> {
         }
     }
     // Without --name the CLI generated one: a URL-safe base64 UUID without padding.
-    let name = args.get("--name").map_or_else(|| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes()), str::to_string);
+    let name = args.get("--name").map_or_else(
+        || base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes()),
+        str::to_string,
+    );
     let path = format!("{scope}/{AUTHZ}/policyAssignments/{name}");
     Ok(cli.put(&path, api::POLICY, &json!({ "properties": properties })).await?.body)
 }
@@ -176,7 +196,9 @@ fn state_scope(cli: &AzCli, args: &Args) -> AzResult<String> {
         }
         return match (rg, args.get("--namespace"), args.get("--resource-type")) {
             (Some(rg), Some(ns), Some(ty)) => Ok(format!("{}/providers/{ns}/{ty}/{resource}", rg_id(cli, rg))),
-            _ => Err(AzError::cli("--resource given by name needs --resource-group, --namespace and --resource-type (or pass the full resource id)")),
+            _ => Err(AzError::cli(
+                "--resource given by name needs --resource-group, --namespace and --resource-type (or pass the full resource id)",
+            )),
         };
     }
     if let Some(assignment) = args.get("--policy-assignment") {
@@ -192,7 +214,16 @@ fn state_scope(cli: &AzCli, args: &Args) -> AzResult<String> {
 async fn states(cli: &mut AzCli, verb: &str, args: &Args) -> AzResult<Value> {
     let scope = state_scope(cli, args)?;
     let mut query = Vec::new();
-    for (flag, param) in [("--filter", "$filter"), ("--top", "$top"), ("--select", "$select"), ("--order-by", "$orderby"), ("--apply", "$apply"), ("--expand", "$expand"), ("--from", "$from"), ("--to", "$to")] {
+    for (flag, param) in [
+        ("--filter", "$filter"),
+        ("--top", "$top"),
+        ("--select", "$select"),
+        ("--order-by", "$orderby"),
+        ("--apply", "$apply"),
+        ("--expand", "$expand"),
+        ("--from", "$from"),
+        ("--to", "$to"),
+    ] {
         if let Some(v) = args.get(flag) {
             query.push((param, v.to_string()));
         }

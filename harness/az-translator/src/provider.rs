@@ -19,7 +19,9 @@ pub(crate) const SPECS: &[Spec] = &[
 pub(crate) async fn run(cli: &mut AzCli, verb: &str, args: &Args) -> AzResult<Value> {
     let base = format!("/subscriptions/{}/providers", cli.subscription);
     match verb {
-        "register" | "unregister" => change(cli, verb == "register", args.must("--namespace"), args.has("--wait")).await,
+        "register" | "unregister" => {
+            change(cli, verb == "register", args.must("--namespace"), args.has("--wait")).await
+        }
         "show" => cli.get(&format!("{base}/{}", args.must("--namespace")), api::RESOURCES).await,
         _ => cli.list(&base, api::RESOURCES).await,
     }
@@ -29,7 +31,11 @@ pub(crate) async fn run(cli: &mut AzCli, verb: &str, args: &Args) -> AzResult<Va
 /// reached the target state yet, warns that the change is still on-going; with `--wait` it polls
 /// `GET provider` until it has. Prints nothing on success.
 async fn change(cli: &mut AzCli, register: bool, namespace: &str, wait: bool) -> AzResult<Value> {
-    let (verb, target, action) = if register { ("register", "Registered", "Registering") } else { ("unregister", "Unregistered", "Unregistering") };
+    let (verb, target, action) = if register {
+        ("register", "Registered", "Registering")
+    } else {
+        ("unregister", "Unregistered", "Unregistering")
+    };
     let path = format!("/subscriptions/{}/providers/{namespace}", cli.subscription);
     let reply = cli.post(&format!("{path}/{verb}"), api::RESOURCES, &[]).await?;
     let reached = |body: &Value| body["registrationState"].as_str() == Some(target);

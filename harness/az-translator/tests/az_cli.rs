@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use azure_sim::{AzureSim, NoopAddonController, RunningSim, SimConfig};
 use az_translator::{AzCli, AzOutput};
+use azure_sim::{AzureSim, NoopAddonController, RunningSim, SimConfig};
 use serde_json::{Value, json};
 
 const IMAGES_GUID: &str = "5f86cb6e-c4da-441b-807c-44bd0cc14e66";
@@ -53,7 +53,10 @@ impl Fixture {
     }
 
     fn cluster_id(&self) -> String {
-        format!("/subscriptions/{}/resourcegroups/MyResourceGroup/providers/Microsoft.ContainerService/managedClusters/MyAKSCluster", self.sub)
+        format!(
+            "/subscriptions/{}/resourcegroups/MyResourceGroup/providers/Microsoft.ContainerService/managedClusters/MyAKSCluster",
+            self.sub
+        )
     }
 
     /// Providers registered, a resource group and a cluster (no add-on yet).
@@ -87,10 +90,16 @@ async fn seed_sequence_end_to_end() {
     }
 
     // 2. features → Pending, with the propagation warning.
-    let out = f.ok("az feature register --namespace Microsoft.ContainerService --name AKS-AzurePolicyAutoApprove").await;
+    let out =
+        f.ok("az feature register --namespace Microsoft.ContainerService --name AKS-AzurePolicyAutoApprove").await;
     assert_eq!(out.json()["properties"]["state"], "Pending");
     assert_eq!(out.json()["name"], "Microsoft.ContainerService/AKS-AzurePolicyAutoApprove");
-    has(&out.stderr, &["WARNING: Once the feature 'AKS-AzurePolicyAutoApprove' is registered, invoking 'az provider register -n Microsoft.ContainerService' is required"]);
+    has(
+        &out.stderr,
+        &[
+            "WARNING: Once the feature 'AKS-AzurePolicyAutoApprove' is registered, invoking 'az provider register -n Microsoft.ContainerService' is required",
+        ],
+    );
     let out = f.ok("az feature register --namespace Microsoft.PolicyInsights --name AKS-DataplaneAutoApprove").await;
     assert_eq!(out.json()["properties"]["state"], "Pending");
     let table = f
@@ -112,10 +121,12 @@ async fn seed_sequence_end_to_end() {
     f.ok("az extension add --name aks-preview --version 0.4.0").await;
     assert_eq!(f.ok("az extension show --name aks-preview --query version -o tsv").await.stdout, "0.4.0\n");
     f.ok("az group create --name MyResourceGroup --location westus2").await;
-    let created = f.ok("az aks create --resource-group MyResourceGroup --name MyAKSCluster --kubernetes-version 1.14.8").await;
+    let created =
+        f.ok("az aks create --resource-group MyResourceGroup --name MyAKSCluster --kubernetes-version 1.14.8").await;
     assert_eq!(created.json()["kubernetesVersion"], "1.14.8");
     assert_eq!(created.json()["resourceGroup"], "MyResourceGroup");
-    let enabled = f.ok("az aks enable-addons --addons azure-policy --name MyAKSCluster --resource-group MyResourceGroup").await;
+    let enabled =
+        f.ok("az aks enable-addons --addons azure-policy --name MyAKSCluster --resource-group MyResourceGroup").await;
     assert_eq!(enabled.json()["addonProfiles"]["azurepolicy"]["enabled"], true);
     assert_eq!(enabled.json()["provisioningState"], "Succeeded");
     has(&enabled.stderr, &["altered by the following extension: aks-preview"]);
@@ -142,7 +153,10 @@ async fn seed_sequence_end_to_end() {
         .await
         .json();
     assert_eq!(assigned["parameters"]["allowedContainerImagesRegex"]["value"], "^.+azurecr.io/.+$");
-    assert_eq!(assigned["policyDefinitionId"], format!("/providers/Microsoft.Authorization/policyDefinitions/{IMAGES_GUID}"));
+    assert_eq!(
+        assigned["policyDefinitionId"],
+        format!("/providers/Microsoft.Authorization/policyDefinitions/{IMAGES_GUID}")
+    );
     assert_eq!(assigned["enforcementMode"], "Default");
     assert_eq!(assigned["displayName"], "Allowed images");
     let listed = f.ok(&format!("az policy assignment list --scope {cluster} --query [].name -o tsv")).await;
@@ -153,14 +167,20 @@ async fn seed_sequence_end_to_end() {
     // 7. compliance: summary (always one element), states, an on-demand scan.
     let summary = f.ok(&format!("az policy state summarize --resource {cluster}")).await.json();
     assert_eq!(summary["results"]["nonCompliantResources"], 0, "{summary}");
-    let states = f.ok(&format!("az policy state list --resource {cluster} --filter \"complianceState eq 'NonCompliant'\" --top 5")).await;
+    let states = f
+        .ok(&format!(
+            "az policy state list --resource {cluster} --filter \"complianceState eq 'NonCompliant'\" --top 5"
+        ))
+        .await;
     assert_eq!(states.json(), json!([]));
     f.ok("az policy state trigger-scan --resource-group MyResourceGroup").await;
 
     // 8. disable-addons, then the assignment goes.
-    let disabled = f.ok("az aks disable-addons --addons azure-policy --name MyAKSCluster --resource-group MyResourceGroup").await;
+    let disabled =
+        f.ok("az aks disable-addons --addons azure-policy --name MyAKSCluster --resource-group MyResourceGroup").await;
     assert_eq!(disabled.json()["addonProfiles"]["azurepolicy"]["enabled"], false);
-    let out = f.ok("az aks show -n MyAKSCluster -g MyResourceGroup --query addonProfiles.azurepolicy.enabled -o tsv").await;
+    let out =
+        f.ok("az aks show -n MyAKSCluster -g MyResourceGroup --query addonProfiles.azurepolicy.enabled -o tsv").await;
     assert_eq!(out.stdout, "False\n");
     f.ok(&format!("az policy assignment delete --name images --scope {cluster}")).await;
     assert_eq!(f.ok(&format!("az policy assignment list --scope {cluster}")).await.json(), json!([]));
@@ -245,7 +265,8 @@ async fn arm_errors_and_unregistered_providers() {
     has(&out.stderr, &["(ResourceNotFound)"]);
     let out = f.fails("az policy definition show --name 00000000-0000-0000-0000-000000000000", 1).await;
     has(&out.stderr, &["(PolicyDefinitionNotFound)"]);
-    let out = f.fails("az policy assignment create --name a --policy 5f86cb6e-c4da-441b-807c-44bd0cc14e66 -g rg", 1).await;
+    let out =
+        f.fails("az policy assignment create --name a --policy 5f86cb6e-c4da-441b-807c-44bd0cc14e66 -g rg", 1).await;
     has(&out.stderr, &["(MissingPolicyParameter)"]);
     let out = f.fails(r#"az policy assignment create --name a --policy 5f86cb6e-c4da-441b-807c-44bd0cc14e66 -g rg --params '{"allowedContainerImagesRegex": "x"}'"#, 1).await;
     has(&out.stderr, &["(InvalidPolicyParameters)"]);
@@ -273,12 +294,16 @@ async fn assignments_with_params_file_not_scopes_and_enforcement_mode() {
     assert_eq!(out["scope"], format!("/subscriptions/{}/resourceGroups/MyResourceGroup", f.sub));
     // Strict scope match by default, as in the CLI: nothing at subscription level.
     assert_eq!(f.ok("az policy assignment list").await.json(), json!([]));
-    assert_eq!(f.ok("az policy assignment list --disable-scope-strict-match --query length(@)").await.stdout.trim(), "1");
+    assert_eq!(
+        f.ok("az policy assignment list --disable-scope-strict-match --query length(@)").await.stdout.trim(),
+        "1"
+    );
     assert_eq!(f.ok("az policy assignment list -g MyResourceGroup --query [].name -o tsv").await.stdout, "labels\n");
     // A generated name when --name is omitted.
     let out = f.ok("az policy assignment create --policy 7ce7ac02-a5c6-45d6-8d1b-844feb1c1531 -g MyResourceGroup --query name -o tsv").await;
     assert_eq!(out.stdout.trim().len(), 22, "{}", out.stdout);
-    let out = f.fails("az policy assignment create --policy 7ce7ac02-a5c6-45d6-8d1b-844feb1c1531 -e Sometimes", 2).await;
+    let out =
+        f.fails("az policy assignment create --policy 7ce7ac02-a5c6-45d6-8d1b-844feb1c1531 -e Sometimes", 2).await;
     has(&out.stderr, &["invalid choice: 'Sometimes'"]);
     let out = f.fails("az policy assignment create --policy x --scope /subscriptions/s -g rg", 1).await;
     has(&out.stderr, &["redundant"]);
@@ -288,10 +313,16 @@ async fn assignments_with_params_file_not_scopes_and_enforcement_mode() {
 async fn provider_registration_in_progress_and_wait() {
     let mut f = fixture(SimConfig { provider_delay: Duration::from_millis(300), ..SimConfig::default() }).await;
     let out = f.ok("az provider register -n Microsoft.ContainerService").await;
-    assert_eq!(out.stderr, "WARNING: Registering is still on-going. You can monitor using 'az provider show -n Microsoft.ContainerService'\n");
+    assert_eq!(
+        out.stderr,
+        "WARNING: Registering is still on-going. You can monitor using 'az provider show -n Microsoft.ContainerService'\n"
+    );
     let out = f.ok("az provider register -n Microsoft.PolicyInsights --wait").await;
     assert_eq!(out.stderr, "");
-    assert_eq!(f.ok("az provider show -n Microsoft.PolicyInsights --query registrationState -o tsv").await.stdout, "Registered\n");
+    assert_eq!(
+        f.ok("az provider show -n Microsoft.PolicyInsights --query registrationState -o tsv").await.stdout,
+        "Registered\n"
+    );
     let listed = f.ok("az provider list --query \"[?namespace=='Microsoft.Features'].registrationState\" -o tsv").await;
     assert_eq!(listed.stdout, "Registered\n");
 }
@@ -300,7 +331,11 @@ async fn provider_registration_in_progress_and_wait() {
 async fn unsupported_commands_and_bad_flags_fail_clearly() {
     let mut f = fixture(SimConfig::default()).await;
     let out = f.fails("az vm list", 2).await;
-    assert!(out.stderr.starts_with("az vm list is not simulated by aks-policy-harness; supported: provider register,"), "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("az vm list is not simulated by aks-policy-harness; supported: provider register,"),
+        "{}",
+        out.stderr
+    );
     let out = f.fails("az aks upgrade -n c -g rg", 2).await;
     has(&out.stderr, &["az aks upgrade is not simulated"]);
     let out = f.fails("az feature list --bogus 1", 2).await;
@@ -320,10 +355,23 @@ async fn unsupported_commands_and_bad_flags_fail_clearly() {
     // Output formats, with the CLI's table columns for features and providers.
     assert_eq!(f.ok("az provider list -o none").await.stdout, "");
     let table = f.ok("az feature list -o table").await.stdout;
-    assert_eq!(table.lines().next().unwrap().split_whitespace().collect::<Vec<_>>(), ["Name", "RegistrationState"], "{table}");
-    assert!(table.lines().any(|l| l.split_whitespace().eq(["Microsoft.PolicyInsights/AKS-DataplaneAutoApprove", "NotRegistered"])), "{table}");
+    assert_eq!(
+        table.lines().next().unwrap().split_whitespace().collect::<Vec<_>>(),
+        ["Name", "RegistrationState"],
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.split_whitespace().eq(["Microsoft.PolicyInsights/AKS-DataplaneAutoApprove", "NotRegistered"])),
+        "{table}"
+    );
     let table = f.ok("az provider show -n Microsoft.ContainerService -o table").await.stdout;
-    assert_eq!(table.lines().nth(2).unwrap().split_whitespace().collect::<Vec<_>>(), ["Microsoft.ContainerService", "RegistrationRequired", "NotRegistered"], "{table}");
+    assert_eq!(
+        table.lines().nth(2).unwrap().split_whitespace().collect::<Vec<_>>(),
+        ["Microsoft.ContainerService", "RegistrationRequired", "NotRegistered"],
+        "{table}"
+    );
     let json = f.ok("az feature list").await;
     assert!(json.stdout.starts_with("[\n  {\n    \"id\""), "{}", json.stdout);
     assert!(f.ok("az feature list --help").await.stdout.contains("--namespace"));
@@ -338,7 +386,12 @@ async fn throttled_requests_are_retried_like_msrest() {
     let mut f = fixture(SimConfig::default()).await;
     let faults = f.sim.faults();
     // Two 429s (Retry-After: 0) are absorbed by the CLI's retry policy.
-    faults.inject(FaultRule::new("/subscriptions/*/providers/Microsoft.Features/*", Fault::Throttle { retry_after_secs: 0 }).times(2)).unwrap();
+    faults
+        .inject(
+            FaultRule::new("/subscriptions/*/providers/Microsoft.Features/*", Fault::Throttle { retry_after_secs: 0 })
+                .times(2),
+        )
+        .unwrap();
     f.ok("az feature list").await;
     // Persistent 503s fail after the retries, with the ARM code.
     faults.inject(FaultRule::new("/subscriptions/*/providers", Fault::Status { status: 503 }).times(10)).unwrap();
@@ -367,14 +420,22 @@ impl azure_sim::AddonController for FailingInstall {
 #[tokio::test]
 async fn a_failed_operation_reports_its_error_code() {
     pki::install_ring_provider();
-    let sim = AzureSim::start(SimConfig { auto_approve_features: true, ..SimConfig::default() }, Arc::new(FailingInstall)).await.unwrap();
+    let sim =
+        AzureSim::start(SimConfig { auto_approve_features: true, ..SimConfig::default() }, Arc::new(FailingInstall))
+            .await
+            .unwrap();
     let sub = sim.new_subscription("failing").subscription_id;
     let az = AzCli::for_sim(&sim, &sub).unwrap();
     let mut f = Fixture { sim, az, sub };
     f.cluster().await;
     f.opt_in().await;
-    let out = f.fails("az aks enable-addons --addons azure-policy --name MyAKSCluster --resource-group MyResourceGroup", 1).await;
-    assert_eq!(out.stderr.lines().last().unwrap(), "ERROR: (AddonInstallFailed) Installing the azurepolicy add-on failed: the webhook did not become ready");
+    let out = f
+        .fails("az aks enable-addons --addons azure-policy --name MyAKSCluster --resource-group MyResourceGroup", 1)
+        .await;
+    assert_eq!(
+        out.stderr.lines().last().unwrap(),
+        "ERROR: (AddonInstallFailed) Installing the azurepolicy add-on failed: the webhook did not become ready"
+    );
     let state = f.ok("az aks show -n MyAKSCluster -g MyResourceGroup --query provisioningState -o tsv").await;
     assert_eq!(state.stdout, "Failed\n");
     // --no-wait returns at once, without output.

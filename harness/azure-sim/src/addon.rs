@@ -58,8 +58,12 @@ pub enum AddonFailure {
 impl From<AddonFailure> for OperationError {
     fn from(failure: AddonFailure) -> Self {
         match failure {
-            AddonFailure::Install(e) => OperationError::new("AddonInstallFailed", format!("Installing the azurepolicy add-on failed: {e}")),
-            AddonFailure::Uninstall(e) => OperationError::new("AddonUninstallFailed", format!("Removing the azurepolicy add-on failed: {e}")),
+            AddonFailure::Install(e) => {
+                OperationError::new("AddonInstallFailed", format!("Installing the azurepolicy add-on failed: {e}"))
+            }
+            AddonFailure::Uninstall(e) => {
+                OperationError::new("AddonUninstallFailed", format!("Removing the azurepolicy add-on failed: {e}"))
+            }
             AddonFailure::GroupUninstall(e) => OperationError::new("AddonUninstallFailed", e.to_string()),
             AddonFailure::Scan(errors) => {
                 let each: Vec<String> = errors.iter().map(|(cluster, e)| format!("{cluster}: {e}")).collect();
@@ -76,9 +80,17 @@ mod tests {
     #[test]
     fn each_operation_has_its_arm_code_and_wording() {
         let e = OperationError::from(AddonFailure::Install(AddonError::NotReady("webhook never became ready".into())));
-        assert_eq!((e.code.as_str(), e.message.as_str()), ("AddonInstallFailed", "Installing the azurepolicy add-on failed: webhook never became ready"));
-        let e = OperationError::from(AddonFailure::Uninstall(AddonError::Kubernetes("namespace azure-policy still exists".into())));
-        assert_eq!((e.code.as_str(), e.message.as_str()), ("AddonUninstallFailed", "Removing the azurepolicy add-on failed: namespace azure-policy still exists"));
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            ("AddonInstallFailed", "Installing the azurepolicy add-on failed: webhook never became ready")
+        );
+        let e = OperationError::from(AddonFailure::Uninstall(AddonError::Kubernetes(
+            "namespace azure-policy still exists".into(),
+        )));
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            ("AddonUninstallFailed", "Removing the azurepolicy add-on failed: namespace azure-policy still exists")
+        );
         let e = OperationError::from(AddonFailure::GroupUninstall(AddonError::Kubernetes("forbidden".into())));
         assert_eq!((e.code.as_str(), e.message.as_str()), ("AddonUninstallFailed", "forbidden"));
         let scan = AddonFailure::Scan(vec![
@@ -87,6 +99,9 @@ mod tests {
         ]);
         let e = OperationError::from(scan);
         assert_eq!(e.code, "EvaluationFailed");
-        assert_eq!(e.message, "The on-demand evaluation failed: /c1: the add-on is not installed for /c1; /c2: agent trigger failed: refused");
+        assert_eq!(
+            e.message,
+            "The on-demand evaluation failed: /c1: the add-on is not installed for /c1; /c2: agent trigger failed: refused"
+        );
     }
 }

@@ -113,7 +113,8 @@ impl App {
     /// The assignment as active for `cluster_id`, or `None`.
     pub fn active(&self, state: &SimState, a: &Assignment, cluster_id: &str) -> Option<Active> {
         let props = &a.properties;
-        let excluded = props["notScopes"].as_array()?.iter().filter_map(Value::as_str).any(|n| ids::contains(n, cluster_id));
+        let excluded =
+            props["notScopes"].as_array()?.iter().filter_map(Value::as_str).any(|n| ids::contains(n, cluster_id));
         if !ids::contains(&a.scope, cluster_id) || excluded {
             return None;
         }
@@ -128,7 +129,12 @@ impl App {
         let parameters = parameters::resolve(declared, given, &a.name, "").ok()?;
         let effect = parameters::expand(&dprops["policyRule"]["then"]["effect"], &parameters)?;
         let effect = effect.as_str()?.to_string();
-        (!effect.eq_ignore_ascii_case("Disabled")).then_some(Active { assignment: a.clone(), definition, parameters, effect })
+        (!effect.eq_ignore_ascii_case("Disabled")).then_some(Active {
+            assignment: a.clone(),
+            definition,
+            parameters,
+            effect,
+        })
     }
 
     /// A ready token for the default principal of `subscription`.
@@ -142,6 +148,8 @@ impl App {
 
     /// Every accepted report for `cluster_id` (any casing), in arrival order.
     pub fn reports(&self, cluster_id: &str) -> Vec<ComplianceReport> {
-        self.store.read(|state| state.reports.iter().filter(|r| r.cluster_id.eq_ignore_ascii_case(cluster_id)).cloned().collect())
+        self.store.read(|state| {
+            state.reports.iter().filter(|r| r.cluster_id.eq_ignore_ascii_case(cluster_id)).cloned().collect()
+        })
     }
 }

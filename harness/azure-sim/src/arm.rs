@@ -24,10 +24,9 @@ pub async fn handle(State(app): State<SharedApp>, request: Request) -> Response 
 fn unknown_route(req: &ArmRequest) -> ArmError {
     let namespace = req.lower.iter().rposition(|s| s == "providers").and_then(|i| req.segs.get(i + 1));
     match namespace {
-        Some(ns) if providers::catalog(ns).is_none() => ArmError::not_found(
-            "InvalidResourceNamespace",
-            format!("The resource namespace '{ns}' is invalid."),
-        ),
+        Some(ns) if providers::catalog(ns).is_none() => {
+            ArmError::not_found("InvalidResourceNamespace", format!("The resource namespace '{ns}' is invalid."))
+        }
         _ => ArmError::not_found(
             "InvalidResourceType",
             format!(
@@ -65,7 +64,9 @@ async fn subscription_route(app: &SharedApp, req: &ArmRequest, rest: &[&str]) ->
         ["providers", "microsoft.features", "features"] => features::list(app, req, None),
         ["providers", "microsoft.features", "providers", _, "features"] => features::list(app, req, Some(&req.segs[5])),
         ["providers", "microsoft.features", "providers", _, "features", _] => features::get(app, req),
-        ["providers", "microsoft.features", "providers", _, "features", _, action] => features::action(app, req, action),
+        ["providers", "microsoft.features", "providers", _, "features", _, action] => {
+            features::action(app, req, action)
+        }
         ["providers", "microsoft.authorization", "policydefinitions", ..] if rest.len() <= 4 => {
             definitions::subscription_route(app, req)
         }

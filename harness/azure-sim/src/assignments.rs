@@ -33,7 +33,10 @@ pub fn body(a: &Assignment) -> Value {
 pub fn route(app: &SharedApp, req: &ArmRequest, scope: &[String], name: Option<&str>) -> ArmResult<Response> {
     let scope = Scope::parse(scope)?;
     if scope.kind == ScopeKind::Assignment {
-        return Err(ArmError::bad_request("InvalidScope", "A policy assignment cannot be scoped to another assignment."));
+        return Err(ArmError::bad_request(
+            "InvalidScope",
+            "A policy assignment cannot be scoped to another assignment.",
+        ));
     }
     let Some(name) = name else { return list(app, req, &scope) };
     let id = format!("{}/providers/Microsoft.Authorization/policyAssignments/{name}", scope.id);
@@ -42,7 +45,9 @@ pub fn route(app: &SharedApp, req: &ArmRequest, scope: &[String], name: Option<&
             .store
             .read(|state| state.assignments.get(&key(&id)).map(body))
             .map(|b| json(StatusCode::OK, b))
-            .ok_or_else(|| ArmError::not_found("PolicyAssignmentNotFound", format!("The policy assignment '{name}' is not found."))),
+            .ok_or_else(|| {
+                ArmError::not_found("PolicyAssignmentNotFound", format!("The policy assignment '{name}' is not found."))
+            }),
         Method::PUT => put(app, req, &scope, name, id),
         Method::DELETE => {
             let removed = app.store.write(|state| {
@@ -65,10 +70,18 @@ fn list(app: &SharedApp, req: &ArmRequest, scope: &Scope) -> ArmResult<Response>
         _ => true,
     };
     if !matches!(filter.as_str(), "" | "atscope()" | "atexactscope()") {
-        return Err(ArmError::bad_request("InvalidFilterInQueryString", "Supported filters are atScope() and atExactScope()."));
+        return Err(ArmError::bad_request(
+            "InvalidFilterInQueryString",
+            "Supported filters are atScope() and atExactScope().",
+        ));
     }
     let value: Vec<Value> = app.store.read(|state| {
-        state.assignments.values().filter(|a| ids::eq(&a.subscription, &scope.subscription) && keep(a)).map(body).collect()
+        state
+            .assignments
+            .values()
+            .filter(|a| ids::eq(&a.subscription, &scope.subscription) && keep(a))
+            .map(body)
+            .collect()
     });
     Ok(json(StatusCode::OK, json!({ "value": value })))
 }
@@ -81,7 +94,9 @@ fn require_scope(state: &SimState, scope: &Scope) -> ArmResult<()> {
             resource_groups::require(state, &scope.subscription, rg)?;
             match state.cluster_by_id(&scope.id) {
                 Some(_) => Ok(()),
-                None => Err(ArmError::not_found("ResourceNotFound", format!("The resource '{}' was not found.", scope.id))),
+                None => {
+                    Err(ArmError::not_found("ResourceNotFound", format!("The resource '{}' was not found.", scope.id)))
+                }
             }
         }
         _ => Ok(()),
@@ -91,8 +106,12 @@ fn require_scope(state: &SimState, scope: &Scope) -> ArmResult<()> {
 fn string_list(value: Option<&Value>, field: &str) -> ArmResult<Vec<Value>> {
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) if items.iter().all(|i| i.as_str().is_some_and(|s| s.starts_with('/'))) => Ok(items.clone()),
-        Some(_) => Err(ArmError::bad_request("InvalidRequestContent", format!("{field} must be a list of resource ids."))),
+        Some(Value::Array(items)) if items.iter().all(|i| i.as_str().is_some_and(|s| s.starts_with('/'))) => {
+            Ok(items.clone())
+        }
+        Some(_) => {
+            Err(ArmError::bad_request("InvalidRequestContent", format!("{field} must be a list of resource ids.")))
+        }
     }
 }
 
@@ -102,28 +121,42 @@ fn put(app: &SharedApp, req: &ArmRequest, scope: &Scope, name: &str, id: String)
         Some(Value::Object(p)) => p.clone(),
         _ => return Err(ArmError::invalid_content("properties must be an object")),
     };
-    let definition_id = props.get("policyDefinitionId").and_then(Value::as_str).ok_or_else(|| {
-        ArmError::bad_request("InvalidRequestContent", "properties.policyDefinitionId is required.")
-    })?;
+    let definition_id = props
+        .get("policyDefinitionId")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ArmError::bad_request("InvalidRequestContent", "properties.policyDefinitionId is required."))?;
     let given = match props.get("parameters") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(p)) => p.clone(),
-        Some(_) => return Err(ArmError::bad_request("InvalidPolicyParameters", "properties.parameters must be an object.")),
+        Some(_) => {
+            return Err(ArmError::bad_request("InvalidPolicyParameters", "properties.parameters must be an object."));
+        }
     };
     let not_scopes = string_list(props.get("notScopes"), "notScopes")?;
     let enforcement = match props.get("enforcementMode").map(|m| m.as_str()) {
         None => "Default",
         Some(Some(m)) if m.eq_ignore_ascii_case("Default") => "Default",
         Some(Some(m)) if m.eq_ignore_ascii_case("DoNotEnforce") => "DoNotEnforce",
-        Some(_) => return Err(ArmError::bad_request("InvalidEnforcementMode", "enforcementMode must be 'Default' or 'DoNotEnforce'.")),
+        Some(_) => {
+            return Err(ArmError::bad_request(
+                "InvalidEnforcementMode",
+                "enforcementMode must be 'Default' or 'DoNotEnforce'.",
+            ));
+        }
     };
     if body_in.get("identity").is_some_and(|i| !i.is_null()) && body_in.get("location").is_none_or(Value::is_null) {
-        return Err(ArmError::bad_request("LocationRequired", "An assignment with a managed identity needs a location."));
+        return Err(ArmError::bad_request(
+            "LocationRequired",
+            "An assignment with a managed identity needs a location.",
+        ));
     }
     let created = app.store.write(|state| {
         require_scope(state, scope)?;
         let definition = app.definition(state, definition_id).ok_or_else(|| {
-            ArmError::not_found("PolicyDefinitionNotFound", format!("The policy definition '{definition_id}' could not be found."))
+            ArmError::not_found(
+                "PolicyDefinitionNotFound",
+                format!("The policy definition '{definition_id}' could not be found."),
+            )
         })?;
         let empty = Map::new();
         let declared = definition["properties"]["parameters"].as_object().unwrap_or(&empty);

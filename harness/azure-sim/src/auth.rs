@@ -163,7 +163,8 @@ fn principal_for(state: &SimState, req: &TokenRequest) -> Result<Principal, Resp
         }
         Some("password") => {
             let user = req.username.as_deref().unwrap_or_default();
-            let p = state.principals.values().find(|p| p.username.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(user)));
+            let p =
+                state.principals.values().find(|p| p.username.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(user)));
             let p = p.ok_or_else(bad_grant)?;
             (Some(p.secret.as_str()) == req.password.as_deref()).then(|| p.clone()).ok_or_else(bad_grant)
         }
@@ -291,12 +292,8 @@ pub async fn metadata_endpoints(State(app): State<SharedApp>, headers: HeaderMap
 
 /// A fresh service principal with access to `subscriptions`.
 pub fn new_principal(state: &mut SimState, subscriptions: Vec<String>) -> Principal {
-    let principal = Principal {
-        client_id: uuid::Uuid::new_v4().to_string(),
-        secret: random_hex(),
-        username: None,
-        subscriptions,
-    };
+    let principal =
+        Principal { client_id: uuid::Uuid::new_v4().to_string(), secret: random_hex(), username: None, subscriptions };
     state.principals.insert(principal.client_id.clone(), principal.clone());
     principal
 }

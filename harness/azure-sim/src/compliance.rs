@@ -20,7 +20,13 @@ use crate::{lro, odata, providers};
 const NAMESPACE: &str = "Microsoft.PolicyInsights";
 
 /// `{scope}/providers/Microsoft.PolicyInsights/policyStates/{latest|default}/{action}`.
-pub async fn route(app: &SharedApp, req: &ArmRequest, scope: &[String], which: &str, action: &str) -> ArmResult<Response> {
+pub async fn route(
+    app: &SharedApp,
+    req: &ArmRequest,
+    scope: &[String],
+    which: &str,
+    action: &str,
+) -> ArmResult<Response> {
     app.store.read(|state| providers::require_registered(state, &req.segs[1], NAMESPACE))?;
     let scope = Scope::parse(scope)?;
     req.only(Method::POST)?;
@@ -30,14 +36,19 @@ pub async fn route(app: &SharedApp, req: &ArmRequest, scope: &[String], which: &
         ("latest", "triggerevaluation") => trigger_evaluation(app, req, &scope),
         _ => Err(ArmError::not_found(
             "InvalidResourceType",
-            format!("'policyStates/{which}/{action}' is not supported; use latest|default with queryResults, or latest with summarize or triggerEvaluation."),
+            format!(
+                "'policyStates/{which}/{action}' is not supported; use latest|default with queryResults, or latest with summarize or triggerEvaluation."
+            ),
         )),
     }
 }
 
 /// The PolicyState records visible at `scope`, newest first.
 fn records(app: &SharedApp, state: &SimState, req: &ArmRequest, scope: &Scope) -> Vec<Value> {
-    let context = format!("{}/subscriptions/{}/providers/{NAMESPACE}/policyStates/$metadata#latest/$entity", req.base, scope.subscription);
+    let context = format!(
+        "{}/subscriptions/{}/providers/{NAMESPACE}/policyStates/$metadata#latest/$entity",
+        req.base, scope.subscription
+    );
     let expand_components = req.query("$expand").is_some_and(|e| e.to_ascii_lowercase().contains("components"));
     let mut out: Vec<(chrono::DateTime<chrono::Utc>, Value)> = Vec::new();
     for latest in state.latest.values() {
@@ -70,11 +81,17 @@ fn records(app: &SharedApp, state: &SimState, req: &ArmRequest, scope: &Scope) -
         });
         if expand_components {
             // Extension: per-object violations, in the shape of the later `components` expansion.
-            let components: Vec<Value> = latest.violations.iter().map(|v| json!({
-                "id": format!("{}/{}/{}", v.kind, v.namespace, v.name), "type": v.kind, "name": v.name,
-                "namespace": v.namespace, "timestamp": latest.timestamp, "complianceState": "NonCompliant",
-                "message": v.message, "source": v.source,
-            })).collect();
+            let components: Vec<Value> = latest
+                .violations
+                .iter()
+                .map(|v| {
+                    json!({
+                        "id": format!("{}/{}/{}", v.kind, v.namespace, v.name), "type": v.kind, "name": v.name,
+                        "namespace": v.namespace, "timestamp": latest.timestamp, "complianceState": "NonCompliant",
+                        "message": v.message, "source": v.source,
+                    })
+                })
+                .collect();
             record["components"] = json!(components);
         }
         out.push((latest.timestamp, record));
@@ -96,7 +113,10 @@ fn filtered(req: &ArmRequest, records: Vec<Value>) -> ArmResult<Vec<Value>> {
     let clauses = clauses(req)?;
     let top = match req.query("$top") {
         Some(t) => t.parse::<usize>().map_err(|_| {
-            ArmError::bad_request("InvalidQueryParameterValue", format!("The value '{t}' of $top is not a non-negative integer."))
+            ArmError::bad_request(
+                "InvalidQueryParameterValue",
+                format!("The value '{t}' of $top is not a non-negative integer."),
+            )
         })?,
         None => usize::MAX,
     };
@@ -106,11 +126,14 @@ fn filtered(req: &ArmRequest, records: Vec<Value>) -> ArmResult<Vec<Value>> {
 fn query_results(app: &SharedApp, req: &ArmRequest, scope: &Scope) -> ArmResult<Response> {
     let records = app.store.read(|state| records(app, state, req, scope));
     let value = filtered(req, records)?;
-    Ok(json(StatusCode::OK, json!({
-        "@odata.context": format!("{}/subscriptions/{}/providers/{NAMESPACE}/policyStates/$metadata#latest", req.base, scope.subscription),
-        "@odata.count": value.len(),
-        "value": value,
-    })))
+    Ok(json(
+        StatusCode::OK,
+        json!({
+            "@odata.context": format!("{}/subscriptions/{}/providers/{NAMESPACE}/policyStates/$metadata#latest", req.base, scope.subscription),
+            "@odata.count": value.len(),
+            "value": value,
+        }),
+    ))
 }
 
 /// Counts in the summary shape: distinct resources and policies, by (lower-case) state.
@@ -120,7 +143,11 @@ fn results(records: &[&Value], query_uri: &str) -> Value {
     for r in records {
         let noncompliant = r["complianceState"] == "NonCompliant";
         let resource = ids::key(r["resourceId"].as_str().unwrap_or_default());
-        let policy = ids::key(&format!("{}|{}", r["policyAssignmentId"].as_str().unwrap_or_default(), r["policyDefinitionId"].as_str().unwrap_or_default()));
+        let policy = ids::key(&format!(
+            "{}|{}",
+            r["policyAssignmentId"].as_str().unwrap_or_default(),
+            r["policyDefinitionId"].as_str().unwrap_or_default()
+        ));
         *resources.entry(resource).or_default() |= noncompliant;
         *policies.entry(policy).or_default() |= noncompliant;
     }
@@ -140,8 +167,12 @@ fn summarize(app: &SharedApp, req: &ArmRequest, scope: &Scope) -> ArmResult<Resp
     let all = app.store.read(|state| records(app, state, req, scope));
     let clauses = clauses(req)?;
     let records: Vec<&Value> = all.iter().filter(|r| odata::matches(r, &clauses)).collect();
-    let query_uri = format!("{}{}/providers/{NAMESPACE}/policyStates/latest/queryResults?api-version={}", req.base, scope.id, req.api_version);
-    let assignment_ids: BTreeSet<String> = records.iter().filter_map(|r| r["policyAssignmentId"].as_str().map(str::to_string)).collect();
+    let query_uri = format!(
+        "{}{}/providers/{NAMESPACE}/policyStates/latest/queryResults?api-version={}",
+        req.base, scope.id, req.api_version
+    );
+    let assignment_ids: BTreeSet<String> =
+        records.iter().filter_map(|r| r["policyAssignmentId"].as_str().map(str::to_string)).collect();
     let top = req.query("$top").and_then(|t| t.parse::<usize>().ok()).unwrap_or(usize::MAX);
     let per_assignment: Vec<Value> = assignment_ids
         .iter()
@@ -160,26 +191,41 @@ fn summarize(app: &SharedApp, req: &ArmRequest, scope: &Scope) -> ArmResult<Resp
             })
         })
         .collect();
-    let context = format!("{}/subscriptions/{}/providers/{NAMESPACE}/policyStates/$metadata#summary", req.base, scope.subscription);
+    let context = format!(
+        "{}/subscriptions/{}/providers/{NAMESPACE}/policyStates/$metadata#summary",
+        req.base, scope.subscription
+    );
     // Always one summary element: `az policy state summarize` indexes value[0].
-    Ok(json(StatusCode::OK, json!({
-        "@odata.context": context, "@odata.count": 1,
-        "value": [{
-            "@odata.id": null, "@odata.context": format!("{context}/$entity"),
-            "results": results(&records, &query_uri), "policyAssignments": per_assignment,
-        }],
-    })))
+    Ok(json(
+        StatusCode::OK,
+        json!({
+            "@odata.context": context, "@odata.count": 1,
+            "value": [{
+                "@odata.id": null, "@odata.context": format!("{context}/$entity"),
+                "results": results(&records, &query_uri), "policyAssignments": per_assignment,
+            }],
+        }),
+    ))
 }
 
 /// 202 + Location; asks the add-on of every cluster in scope to audit and report now.
 fn trigger_evaluation(app: &SharedApp, req: &ArmRequest, scope: &Scope) -> ArmResult<Response> {
     if !matches!(scope.kind, ScopeKind::Subscription | ScopeKind::ResourceGroup) {
-        return Err(ArmError::bad_request("InvalidScope", "triggerEvaluation is available at subscription and resource-group scope."));
+        return Err(ArmError::bad_request(
+            "InvalidScope",
+            "triggerEvaluation is available at subscription and resource-group scope.",
+        ));
     }
     let (op_id, clusters) = app.store.write(|state| {
         let clusters: Vec<String> = state
             .subscription(&scope.subscription)
-            .map(|s| s.clusters.values().filter(|c| c.addon_installed && scope.contains_resource(&c.id)).map(|c| c.id.clone()).collect())
+            .map(|s| {
+                s.clusters
+                    .values()
+                    .filter(|c| c.addon_installed && scope.contains_resource(&c.id))
+                    .map(|c| c.id.clone())
+                    .collect()
+            })
             .unwrap_or_default();
         (lro::start(state, &scope.subscription), clusters)
     });

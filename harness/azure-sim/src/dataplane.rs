@@ -41,10 +41,16 @@ pub struct ClusterQuery {
 fn admit(state: &SimState, headers: &HeaderMap, cluster_id: &str) -> ArmResult<String> {
     let caller = authenticate(state, headers)?;
     let not_found = || {
-        ArmError::not_found("ResourceNotFound", format!("The managed cluster '{cluster_id}' does not exist or has no azurepolicy add-on enabled."))
+        ArmError::not_found(
+            "ResourceNotFound",
+            format!("The managed cluster '{cluster_id}' does not exist or has no azurepolicy add-on enabled."),
+        )
     };
     let segs = crate::ids::segments(cluster_id);
-    let subscription = segs.get(1).filter(|_| segs.first().is_some_and(|s| s.eq_ignore_ascii_case("subscriptions"))).ok_or_else(not_found)?;
+    let subscription = segs
+        .get(1)
+        .filter(|_| segs.first().is_some_and(|s| s.eq_ignore_ascii_case("subscriptions")))
+        .ok_or_else(not_found)?;
     caller.authorize(subscription, "Microsoft.PolicyInsights/dataplane/action", cluster_id)?;
     if let Some(message) = gate_refusal(state, subscription, DATAPLANE_FEATURE, false) {
         return Err(ArmError::forbidden("FeatureNotRegistered", message));
@@ -67,7 +73,11 @@ pub async fn assignments(State(app): State<SharedApp>, headers: HeaderMap, Query
                 let details = &props["policyRule"]["then"]["details"];
                 let parameters: serde_json::Map<String, Value> = details["policyParameters"]
                     .as_object()
-                    .map(|m| m.iter().filter_map(|(k, t)| Some((k.clone(), crate::parameters::expand(t, &active.parameters)?))).collect())
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, t)| Some((k.clone(), crate::parameters::expand(t, &active.parameters)?)))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let a = &active.assignment;
                 Assignment {
@@ -79,7 +89,8 @@ pub async fn assignments(State(app): State<SharedApp>, headers: HeaderMap, Query
                     policy_uri: text(&details["policy"]),
                     parameters,
                     // Normalised when the assignment was written; absent only in older state files.
-                    enforcement_mode: serde_json::from_value(a.properties["enforcementMode"].clone()).unwrap_or_default(),
+                    enforcement_mode: serde_json::from_value(a.properties["enforcementMode"].clone())
+                        .unwrap_or_default(),
                 }
             })
             .collect();
@@ -100,7 +111,10 @@ fn accept_report(app: &SharedApp, headers: &HeaderMap, body: &[u8]) -> ArmResult
     let report: ComplianceReport = serde_json::from_slice(body).map_err(ArmError::invalid_content)?;
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
     if key.is_some_and(|k| k != report.report_id) {
-        return Err(ArmError::bad_request("IdempotencyKeyMismatch", "The Idempotency-Key header must equal the body's reportId."));
+        return Err(ArmError::bad_request(
+            "IdempotencyKeyMismatch",
+            "The Idempotency-Key header must equal the body's reportId.",
+        ));
     }
     app.store.write(|state| {
         let cluster_id = admit(state, headers, &report.cluster_id)?;

@@ -19,7 +19,8 @@ use crate::parameters::{canonical_type, has_type};
 use crate::request::{ArmRequest, json};
 
 const TYPE: &str = "Microsoft.Authorization/policyDefinitions";
-const MODES: &[&str] = &["All", "Indexed", "Microsoft.ContainerService.Data", "Microsoft.Kubernetes.Data", "Microsoft.KeyVault.Data"];
+const MODES: &[&str] =
+    &["All", "Indexed", "Microsoft.ContainerService.Data", "Microsoft.Kubernetes.Data", "Microsoft.KeyVault.Data"];
 
 fn not_found(id: &str) -> ArmError {
     ArmError::not_found("PolicyDefinitionNotFound", format!("The policy definition '{id}' could not be found."))
@@ -47,10 +48,15 @@ pub fn subscription_route(app: &SharedApp, req: &ArmRequest) -> ArmResult<Respon
         return Ok(json(StatusCode::OK, json!({ "value": value })));
     };
     match req.method {
-        Method::GET => app.store.read(|state| app.definition(state, &req.path_id())).map(|d| json(StatusCode::OK, d)).ok_or_else(|| not_found(name)),
+        Method::GET => app
+            .store
+            .read(|state| app.definition(state, &req.path_id()))
+            .map(|d| json(StatusCode::OK, d))
+            .ok_or_else(|| not_found(name)),
         Method::PUT => put(app, req, name),
         Method::DELETE => {
-            let removed = app.store.write(|state| state.subscription_mut(sub).and_then(|s| s.definitions.remove(&key(name))));
+            let removed =
+                app.store.write(|state| state.subscription_mut(sub).and_then(|s| s.definitions.remove(&key(name))));
             Ok(match removed {
                 Some(d) => json(StatusCode::OK, app.rendered(d)),
                 None => StatusCode::NO_CONTENT.into_response(),
@@ -62,10 +68,17 @@ pub fn subscription_route(app: &SharedApp, req: &ArmRequest) -> ArmResult<Respon
 
 fn put(app: &SharedApp, req: &ArmRequest, name: &str) -> ArmResult<Response> {
     if builtins::find(name).is_some() {
-        return Err(ArmError::bad_request("PolicyDefinitionNameConflict", format!("'{name}' is the name of a built-in policy definition.")));
+        return Err(ArmError::bad_request(
+            "PolicyDefinitionNameConflict",
+            format!("'{name}' is the name of a built-in policy definition."),
+        ));
     }
     let body = req.json_object()?;
-    let mut properties = body.get("properties").and_then(Value::as_object).cloned().ok_or_else(|| ArmError::invalid_content("properties must be an object"))?;
+    let mut properties = body
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .ok_or_else(|| ArmError::invalid_content("properties must be an object"))?;
     validate(&properties)?;
     properties.insert("policyType".into(), json!("Custom"));
     properties.entry("mode").or_insert(json!("All"));
@@ -88,7 +101,10 @@ pub fn validate(properties: &Map<String, Value>) -> ArmResult<()> {
     let invalid = |code: &str, msg: String| ArmError::bad_request(code, msg);
     let mode = properties.get("mode").map_or(Some("All"), Value::as_str);
     if !mode.is_some_and(|m| MODES.iter().any(|x| x.eq_ignore_ascii_case(m))) {
-        return Err(invalid("InvalidPolicyMode", format!("The policy mode {:?} is not supported; use one of {MODES:?}.", properties.get("mode"))));
+        return Err(invalid(
+            "InvalidPolicyMode",
+            format!("The policy mode {:?} is not supported; use one of {MODES:?}.", properties.get("mode")),
+        ));
     }
     let params = properties.get("parameters").filter(|p| !p.is_null());
     let params = match params {
@@ -102,14 +118,19 @@ pub fn validate(properties: &Map<String, Value>) -> ArmResult<()> {
         if declared.is_none() || !default_ok {
             return Err(invalid(
                 "InvalidPolicyParameters",
-                format!("The parameter '{name}' needs a type (String, Array, Object, Boolean, Integer, Float or DateTime) and a default of that type."),
+                format!(
+                    "The parameter '{name}' needs a type (String, Array, Object, Boolean, Integer, Float or DateTime) and a default of that type."
+                ),
             ));
         }
     }
     let rule = properties.get("policyRule");
     let then = rule.and_then(|r| r.get("then"));
     if !rule.is_some_and(|r| r["if"].is_object()) || !then.is_some_and(|t| t["effect"].is_string()) {
-        return Err(invalid("InvalidPolicyRule", "policyRule needs an 'if' object and a 'then' object with an 'effect'.".into()));
+        return Err(invalid(
+            "InvalidPolicyRule",
+            "policyRule needs an 'if' object and a 'then' object with an 'effect'.".into(),
+        ));
     }
     if mode.is_some_and(|m| m.eq_ignore_ascii_case(REGO_MODE)) {
         let details = then.and_then(|t| t.get("details"));
@@ -118,7 +139,9 @@ pub fn validate(properties: &Map<String, Value>) -> ArmResult<()> {
         if !has_policy || !(effect.eq_ignore_ascii_case("EnforceRegoPolicy") || effect.starts_with("[parameters(")) {
             return Err(invalid(
                 "InvalidPolicyRule",
-                format!("Definitions in mode '{REGO_MODE}' need the effect EnforceRegoPolicy (or a parameter) and details.policyId and details.policy (a Rego URI)."),
+                format!(
+                    "Definitions in mode '{REGO_MODE}' need the effect EnforceRegoPolicy (or a parameter) and details.policyId and details.policy (a Rego URI)."
+                ),
             ));
         }
     }
@@ -129,7 +152,8 @@ pub fn validate(properties: &Map<String, Value>) -> ArmResult<()> {
 pub fn load_dir(dir: &Path) -> Result<(Vec<Value>, BTreeMap<String, String>), SimError> {
     let mut definitions = Vec::new();
     let mut rego = BTreeMap::new();
-    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(SimError::io(dir))?.filter_map(Result::ok).map(|e| e.path()).collect();
+    let mut entries: Vec<_> =
+        std::fs::read_dir(dir).map_err(SimError::io(dir))?.filter_map(Result::ok).map(|e| e.path()).collect();
     entries.sort();
     for path in entries {
         let file = path.file_name().and_then(|f| f.to_str()).unwrap_or_default().to_string();
@@ -143,7 +167,12 @@ pub fn load_dir(dir: &Path) -> Result<(Vec<Value>, BTreeMap<String, String>), Si
                 let doc: Value = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
                 let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("definition");
                 let name = doc["name"].as_str().unwrap_or(stem).to_string();
-                let mut properties = doc.get("properties").unwrap_or(&doc).as_object().cloned().ok_or_else(|| fail("not a JSON object".into()))?;
+                let mut properties = doc
+                    .get("properties")
+                    .unwrap_or(&doc)
+                    .as_object()
+                    .cloned()
+                    .ok_or_else(|| fail("not a JSON object".into()))?;
                 validate(&properties).map_err(|e| fail(e.message))?;
                 properties.insert("policyType".into(), json!("Custom"));
                 properties.entry("mode").or_insert(json!("All"));

@@ -97,7 +97,10 @@ pub struct Faults {
 
 fn compile(route: &str) -> Result<regex::Regex, String> {
     let body: Vec<String> = route.split('*').map(regex::escape).collect();
-    regex::RegexBuilder::new(&format!("^{}$", body.join(".*"))).case_insensitive(true).build().map_err(|e| e.to_string())
+    regex::RegexBuilder::new(&format!("^{}$", body.join(".*")))
+        .case_insensitive(true)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 impl Faults {
@@ -169,7 +172,9 @@ impl Faults {
 /// A body that fails on first read: hyper then aborts the connection (HTTP/1.1) or resets the
 /// stream (HTTP/2), so the client sees a dropped connection, not a response.
 fn dropped() -> Response {
-    let stream = futures::stream::once(async { Err::<bytes::Bytes, _>(std::io::Error::other("azure-sim: injected connection drop")) });
+    let stream = futures::stream::once(async {
+        Err::<bytes::Bytes, _>(std::io::Error::other("azure-sim: injected connection drop"))
+    });
     Response::new(Body::from_stream(stream))
 }
 
@@ -194,7 +199,8 @@ pub async fn layer(State(app): State<SharedApp>, request: Request, next: Next) -
         .into_response(),
         Some(Fault::Status { status }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let code = if status == StatusCode::SERVICE_UNAVAILABLE { "ServiceUnavailable" } else { "InternalServerError" };
+            let code =
+                if status == StatusCode::SERVICE_UNAVAILABLE { "ServiceUnavailable" } else { "InternalServerError" };
             ArmError::new(status, code, format!("The server returned {status} (injected fault).")).into_response()
         }
         Some(Fault::Drop) => dropped(),
@@ -202,7 +208,10 @@ pub async fn layer(State(app): State<SharedApp>, request: Request, next: Next) -
 }
 
 /// `POST /admin/faults`: body is a [`FaultRule`]; answers `{"id": n}`.
-pub async fn admin_add(State(app): State<SharedApp>, body: Result<Json<FaultRule>, axum::extract::rejection::JsonRejection>) -> Response {
+pub async fn admin_add(
+    State(app): State<SharedApp>,
+    body: Result<Json<FaultRule>, axum::extract::rejection::JsonRejection>,
+) -> Response {
     let rule = match body {
         Ok(Json(rule)) => rule,
         Err(e) => return ArmError::invalid_content(e.body_text()).into_response(),
@@ -236,7 +245,9 @@ mod tests {
     #[test]
     fn rules_expire_after_their_calls() {
         let faults = Faults::default();
-        faults.inject(FaultRule::new("/subscriptions/*/resourceGroups/*", Fault::Status { status: 503 }).times(2)).unwrap();
+        faults
+            .inject(FaultRule::new("/subscriptions/*/resourceGroups/*", Fault::Status { status: 503 }).times(2))
+            .unwrap();
         let path = "/subscriptions/S/RESOURCEGROUPS/rg";
         assert!(faults.take(&Method::GET, path).is_some());
         assert!(faults.take(&Method::PUT, path).is_some());

@@ -30,7 +30,12 @@ pub fn initial() -> BTreeMap<String, FeatureReg> {
     [AZURE_POLICY_FEATURE, DATAPLANE_FEATURE]
         .iter()
         .map(|(ns, name)| {
-            let reg = FeatureReg { namespace: (*ns).into(), name: (*name).into(), state: RegState::NotRegistered, registered_seq: 0 };
+            let reg = FeatureReg {
+                namespace: (*ns).into(),
+                name: (*name).into(),
+                state: RegState::NotRegistered,
+                registered_seq: 0,
+            };
             (feature_key(ns, name), reg)
         })
         .collect()
@@ -46,12 +51,20 @@ fn body(subscription: &str, f: &FeatureReg) -> Value {
 }
 
 fn not_found(namespace: &str, name: &str) -> ArmError {
-    ArmError::not_found("FeatureNotFound", format!("The feature '{name}' could not be found in namespace '{namespace}'."))
+    ArmError::not_found(
+        "FeatureNotFound",
+        format!("The feature '{name}' could not be found in namespace '{namespace}'."),
+    )
 }
 
 /// Why a gated action is refused: the feature is not `Registered`, or (with `provider_after`)
 /// its provider was not re-registered after approval. `None` when the action may go ahead.
-pub fn gate_refusal(state: &SimState, subscription: &str, feature: (&str, &str), provider_after: bool) -> Option<String> {
+pub fn gate_refusal(
+    state: &SimState,
+    subscription: &str,
+    feature: (&str, &str),
+    provider_after: bool,
+) -> Option<String> {
     let s = state.subscription(subscription)?;
     let (ns, name) = feature;
     let f = s.features.get(&feature_key(ns, name));
@@ -105,8 +118,9 @@ pub fn get(app: &SharedApp, req: &ArmRequest) -> ArmResult<Response> {
 pub fn action(app: &SharedApp, req: &ArmRequest, action: &str) -> ArmResult<Response> {
     let register = providers::is_register(req, action)?;
     let (sub, ns, name) = (&req.segs[1], &req.segs[5], &req.segs[7]);
-    let info = providers::catalog(ns)
-        .ok_or_else(|| ArmError::not_found("InvalidResourceNamespace", format!("The resource namespace '{ns}' is invalid.")))?;
+    let info = providers::catalog(ns).ok_or_else(|| {
+        ArmError::not_found("InvalidResourceNamespace", format!("The resource namespace '{ns}' is invalid."))
+    })?;
     let auto_approve = app.config.auto_approve_features;
     let result = app.store.write(|state| {
         let seq = state.next_seq();
@@ -135,9 +149,9 @@ pub fn action(app: &SharedApp, req: &ArmRequest, action: &str) -> ArmResult<Resp
 /// Approving a `Registered` feature is a no-op; anything else must be registered first.
 pub fn approve(state: &mut SimState, subscription: &str, namespace: &str, name: &str) -> ArmResult<RegState> {
     let seq = state.next_seq();
-    let s = state
-        .subscription_mut(subscription)
-        .ok_or_else(|| ArmError::not_found("SubscriptionNotFound", format!("The subscription '{subscription}' could not be found.")))?;
+    let s = state.subscription_mut(subscription).ok_or_else(|| {
+        ArmError::not_found("SubscriptionNotFound", format!("The subscription '{subscription}' could not be found."))
+    })?;
     let f = s.features.get_mut(&feature_key(namespace, name)).ok_or_else(|| not_found(namespace, name))?;
     match f.state {
         RegState::Pending => {

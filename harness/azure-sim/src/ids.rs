@@ -21,7 +21,8 @@ pub fn decode_segment(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len()
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
             && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
         {
             out.push((h * 16 + l) as u8);
@@ -78,9 +79,8 @@ pub struct Scope {
 impl Scope {
     /// Parses the segments of a scope. Only subscription-rooted scopes exist in this mock.
     pub fn parse(segs: &[String]) -> ArmResult<Scope> {
-        let invalid = || {
-            ArmError::bad_request("InvalidScope", format!("The scope '{}' is not a valid ARM scope.", join(segs)))
-        };
+        let invalid =
+            || ArmError::bad_request("InvalidScope", format!("The scope '{}' is not a valid ARM scope.", join(segs)));
         if segs.len() < 2 || !eq(&segs[0], "subscriptions") {
             return Err(invalid());
         }
@@ -123,8 +123,10 @@ mod tests {
         assert_eq!(Scope::parse(&segs("/subscriptions/S")).unwrap().kind, ScopeKind::Subscription);
         let rg = Scope::parse(&segs("/subscriptions/S/resourceGroups/RG")).unwrap();
         assert_eq!((rg.kind, rg.resource_group.as_deref()), (ScopeKind::ResourceGroup, Some("RG")));
-        let res = Scope::parse(&segs("/subscriptions/S/resourceGroups/RG/providers/Microsoft.ContainerService/managedClusters/c"))
-            .unwrap();
+        let res = Scope::parse(&segs(
+            "/subscriptions/S/resourceGroups/RG/providers/Microsoft.ContainerService/managedClusters/c",
+        ))
+        .unwrap();
         assert_eq!(res.kind, ScopeKind::Resource);
         let a = Scope::parse(&segs("/subscriptions/S/providers/Microsoft.Authorization/policyAssignments/a")).unwrap();
         assert_eq!(a.kind, ScopeKind::Assignment);

@@ -27,7 +27,12 @@ const DEFAULT_VERSION: &str = "1.14.8";
 
 /// The `azurepolicy` entry of `addonProfiles`, whatever its key's casing.
 pub fn azurepolicy_profile(properties: &Value) -> Option<&Value> {
-    properties.get("addonProfiles")?.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case("azurepolicy")).map(|(_, v)| v)
+    properties
+        .get("addonProfiles")?
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("azurepolicy"))
+        .map(|(_, v)| v)
 }
 
 /// Whether a cluster body asks for the add-on.
@@ -59,7 +64,9 @@ pub fn list(app: &SharedApp, req: &ArmRequest) -> ArmResult<Response> {
         }
         let s = state.subscription(&req.segs[1]);
         let in_scope = |c: &&ManagedCluster| rg.as_ref().is_none_or(|rg| ids::eq(rg, &c.resource_group));
-        Ok::<_, ArmError>(s.map(|s| s.clusters.values().filter(in_scope).map(|c| c.body.clone()).collect()).unwrap_or_default())
+        Ok::<_, ArmError>(
+            s.map(|s| s.clusters.values().filter(in_scope).map(|c| c.body.clone()).collect()).unwrap_or_default(),
+        )
     })?;
     Ok(json(StatusCode::OK, json!({ "value": value })))
 }
@@ -85,14 +92,19 @@ fn busy(existing: &ManagedCluster) -> ArmResult<()> {
     }
     Err(ArmError::conflict(
         "OperationNotAllowed",
-        format!("Operation is not allowed because there's an in progress {} operation on the managed cluster.", state.to_lowercase()),
+        format!(
+            "Operation is not allowed because there's an in progress {} operation on the managed cluster.",
+            state.to_lowercase()
+        ),
     ))
 }
 
 /// Validates `addonProfiles` entries: `enabled` a boolean, `config` null or string→string.
 fn validate_addons(properties: &Map<String, Value>) -> ArmResult<()> {
     let Some(addons) = properties.get("addonProfiles").filter(|v| !v.is_null()) else { return Ok(()) };
-    let addons = addons.as_object().ok_or_else(|| ArmError::bad_request("InvalidParameter", "addonProfiles must be an object."))?;
+    let addons = addons
+        .as_object()
+        .ok_or_else(|| ArmError::bad_request("InvalidParameter", "addonProfiles must be an object."))?;
     for (name, profile) in addons {
         let enabled_ok = profile.get("enabled").is_none_or(Value::is_boolean);
         let config_ok = profile
@@ -112,26 +124,36 @@ fn validate_addons(properties: &Map<String, Value>) -> ArmResult<()> {
 fn merged_body(req: &ArmRequest, incoming: Map<String, Value>, existing: Option<&ManagedCluster>) -> ArmResult<Value> {
     let (sub, rg, name) = (&req.segs[1], &req.segs[3], &req.segs[7]);
     let old = existing.map(|c| &c.body);
-    let location = old.and_then(|b| b["location"].as_str().map(str::to_string)).or_else(|| {
-        incoming.get("location").and_then(Value::as_str).filter(|l| !l.is_empty()).map(str::to_string)
-    });
-    let location = location.ok_or_else(|| ArmError::bad_request("LocationRequired", "The location property is required for this definition."))?;
+    let location = old
+        .and_then(|b| b["location"].as_str().map(str::to_string))
+        .or_else(|| incoming.get("location").and_then(Value::as_str).filter(|l| !l.is_empty()).map(str::to_string));
+    let location = location.ok_or_else(|| {
+        ArmError::bad_request("LocationRequired", "The location property is required for this definition.")
+    })?;
     let incoming_props = match incoming.get("properties") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(p)) => p.clone(),
-        Some(other) => return Err(ArmError::invalid_content(format!("properties must be an object, found {}", kind_of(other)))),
+        Some(other) => {
+            return Err(ArmError::invalid_content(format!("properties must be an object, found {}", kind_of(other))));
+        }
     };
     validate_addons(&incoming_props)?;
     // Start from what is stored and overlay every non-null field sent: a null (the CLI's nulled-out
     // service principal) or an omitted field keeps the stored value.
     let mut props = old.and_then(|b| b["properties"].as_object()).cloned().unwrap_or_default();
     props.extend(incoming_props.into_iter().filter(|(_, v)| !v.is_null()));
-    let dns_prefix =
-        props.get("dnsPrefix").and_then(Value::as_str).filter(|p| !p.is_empty()).map_or_else(|| format!("{name}-dns"), str::to_string);
+    let dns_prefix = props
+        .get("dnsPrefix")
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty())
+        .map_or_else(|| format!("{name}-dns"), str::to_string);
     let defaults = [
         ("kubernetesVersion", json!(DEFAULT_VERSION)),
         ("servicePrincipalProfile", json!({"clientId": "msi"})),
-        ("agentPoolProfiles", json!([{"name": "nodepool1", "count": 3, "vmSize": "Standard_DS2_v2", "osType": "Linux"}])),
+        (
+            "agentPoolProfiles",
+            json!([{"name": "nodepool1", "count": 3, "vmSize": "Standard_DS2_v2", "osType": "Linux"}]),
+        ),
         ("fqdn", json!(format!("{}.hcp.{}.azmk8s.io", key(&dns_prefix), key(&location).replace(' ', "")))),
         ("dnsPrefix", json!(dns_prefix)),
         ("nodeResourceGroup", json!(format!("MC_{rg}_{name}_{location}"))),
@@ -146,13 +168,19 @@ fn merged_body(req: &ArmRequest, incoming: Map<String, Value>, existing: Option<
         }
     }
     if !props["kubernetesVersion"].is_string() {
-        return Err(ArmError::bad_request("InvalidParameter", "kubernetesVersion must be a string such as \"1.14.8\"."));
+        return Err(ArmError::bad_request(
+            "InvalidParameter",
+            "kubernetesVersion must be a string such as \"1.14.8\".",
+        ));
     }
     let mut body = Map::new();
     for (k, v) in incoming.iter().filter(|(k, _)| !matches!(k.as_str(), "id" | "name" | "type" | "properties")) {
         body.insert(k.clone(), v.clone());
     }
-    let id = existing.map_or_else(|| format!("/subscriptions/{sub}/resourcegroups/{rg}/providers/{NAMESPACE}/managedClusters/{name}"), |c| c.id.clone());
+    let id = existing.map_or_else(
+        || format!("/subscriptions/{sub}/resourcegroups/{rg}/providers/{NAMESPACE}/managedClusters/{name}"),
+        |c| c.id.clone(),
+    );
     let tags = incoming.get("tags").filter(|t| t.is_object()).or(old.map(|b| &b["tags"])).cloned().unwrap_or(json!({}));
     body.extend([
         ("id".into(), json!(id)),
@@ -175,7 +203,10 @@ fn check_addon_allowed(state: &SimState, subscription: &str, body: &Value) -> Ar
         ));
     }
     match gate_refusal(state, subscription, AZURE_POLICY_FEATURE, true) {
-        Some(message) => Err(ArmError::bad_request("AddonFeatureNotRegistered", format!("Cannot enable the azurepolicy add-on. {message}"))),
+        Some(message) => Err(ArmError::bad_request(
+            "AddonFeatureNotRegistered",
+            format!("Cannot enable the azurepolicy add-on. {message}"),
+        )),
         None => Ok(()),
     }
 }
@@ -298,7 +329,9 @@ fn delete(app: &SharedApp, req: &ArmRequest, cluster: ManagedCluster) -> ArmResu
     let location = cluster.body["location"].as_str().unwrap_or("westus2").replace(' ', "").to_lowercase();
     let controller = app.controller.clone();
     let (installed, cluster_id) = (cluster.addon_installed, cluster.id.clone());
-    let work = async move { if installed { controller.uninstall(&cluster_id).await.map_err(AddonFailure::Uninstall) } else { Ok(()) } };
+    let work = async move {
+        if installed { controller.uninstall(&cluster_id).await.map_err(AddonFailure::Uninstall) } else { Ok(()) }
+    };
     lro::spawn(app, op_id.clone(), work, move |state, result| {
         let s = state.subscription_mut(&sub).ok_or_else(|| OperationError::new("NotFound", "subscription vanished"))?;
         if let Err(failure) = result {

@@ -83,7 +83,8 @@ pub fn parse(filter: &str) -> ArmResult<Vec<Clause>> {
 /// Whether a record satisfies every clause. Unknown fields never match.
 pub fn matches(record: &Value, clauses: &[Clause]) -> bool {
     clauses.iter().all(|c| {
-        let field = record.as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(&c.field)).map(|(_, v)| v));
+        let field =
+            record.as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(&c.field)).map(|(_, v)| v));
         let equal = match (field, &c.value) {
             (Some(Value::String(a)), Value::String(b)) => a.eq_ignore_ascii_case(b),
             (Some(a), b) => a == b,

@@ -109,7 +109,10 @@ fn check_value(name: &str, decl: &Value, value: &Value, assignment: &str) -> Arm
     if let Some(values) = decl["allowedValues"].as_array().filter(|v| !allowed(value, v)) {
         return Err(ArmError::bad_request(
             "PolicyParameterValueNotAllowed",
-            format!("The value '{value}' of parameter '{name}' of policy assignment '{assignment}' is not allowed; allowed values are {}.", Value::Array(values.clone())),
+            format!(
+                "The value '{value}' of parameter '{name}' of policy assignment '{assignment}' is not allowed; allowed values are {}.",
+                Value::Array(values.clone())
+            ),
         ));
     }
     Ok(())
@@ -162,6 +165,9 @@ mod tests {
         assert_eq!(code(json!({"regex": {"value": "x"}, "nope": {"value": 1}})), "UndefinedPolicyParameter");
         assert_eq!(code(json!({"regex": {"value": 5}})), "InvalidPolicyParameterType");
         assert_eq!(code(json!({"regex": "x"})), "InvalidPolicyParameters");
-        assert_eq!(code(json!({"regex": {"value": "x"}, "effect": {"value": "Audit"}})), "PolicyParameterValueNotAllowed");
+        assert_eq!(
+            code(json!({"regex": {"value": "x"}, "effect": {"value": "Audit"}})),
+            "PolicyParameterValueNotAllowed"
+        );
     }
 }

@@ -43,7 +43,11 @@ const CATALOG: &[ProviderInfo] = &[
         resource_types: &["policyDefinitions", "policySetDefinitions", "policyAssignments"],
         registration_free: true,
     },
-    ProviderInfo { namespace: "Microsoft.Features", resource_types: &["features", "providers"], registration_free: true },
+    ProviderInfo {
+        namespace: "Microsoft.Features",
+        resource_types: &["features", "providers"],
+        registration_free: true,
+    },
     ProviderInfo {
         namespace: "Microsoft.Resources",
         resource_types: &["subscriptions", "resourceGroups", "tenants", "providers"],

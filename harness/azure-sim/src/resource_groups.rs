@@ -31,9 +31,12 @@ pub fn require(state: &SimState, subscription: &str, name: &str) -> ArmResult<()
 /// `GET /subscriptions/{s}/resourceGroups`.
 pub fn list(app: &SharedApp, req: &ArmRequest) -> ArmResult<Response> {
     req.only(Method::GET)?;
-    let value: Vec<Value> = app.store.read(|state| {
-        state.subscription(&req.segs[1]).map(|s| s.resource_groups.values().map(|rg| body(&s.id, rg)).collect())
-    }).unwrap_or_default();
+    let value: Vec<Value> = app
+        .store
+        .read(|state| {
+            state.subscription(&req.segs[1]).map(|s| s.resource_groups.values().map(|rg| body(&s.id, rg)).collect())
+        })
+        .unwrap_or_default();
     Ok(json(StatusCode::OK, json!({ "value": value })))
 }
 
@@ -46,7 +49,9 @@ pub async fn route(app: &SharedApp, req: &ArmRequest) -> ArmResult<Response> {
     });
     match req.method {
         Method::GET => found.map(|b| json(StatusCode::OK, b)).ok_or_else(|| ArmError::resource_group_not_found(name)),
-        Method::HEAD => Ok(if found.is_some() { StatusCode::NO_CONTENT } else { StatusCode::NOT_FOUND }.into_response()),
+        Method::HEAD => {
+            Ok(if found.is_some() { StatusCode::NO_CONTENT } else { StatusCode::NOT_FOUND }.into_response())
+        }
         Method::PUT => put(app, req, found.is_some()),
         Method::DELETE if found.is_none() => Ok(StatusCode::NO_CONTENT.into_response()),
         Method::DELETE => delete(app, req),
@@ -56,9 +61,8 @@ pub async fn route(app: &SharedApp, req: &ArmRequest) -> ArmResult<Response> {
 
 fn put(app: &SharedApp, req: &ArmRequest, exists: bool) -> ArmResult<Response> {
     let (sub, name) = (&req.segs[1], &req.segs[3]);
-    let valid_name = name.len() <= 90
-        && !name.ends_with('.')
-        && name.chars().all(|c| c.is_alphanumeric() || "-_.()".contains(c));
+    let valid_name =
+        name.len() <= 90 && !name.ends_with('.') && name.chars().all(|c| c.is_alphanumeric() || "-_.()".contains(c));
     if !valid_name {
         return Err(ArmError::bad_request(
             "InvalidResourceGroup",
@@ -68,7 +72,12 @@ fn put(app: &SharedApp, req: &ArmRequest, exists: bool) -> ArmResult<Response> {
     let body_in = req.json_object()?;
     let location = match body_in.get("location") {
         Some(Value::String(l)) if !l.is_empty() => l.clone(),
-        _ => return Err(ArmError::bad_request("LocationRequired", "The location property is required for this definition.")),
+        _ => {
+            return Err(ArmError::bad_request(
+                "LocationRequired",
+                "The location property is required for this definition.",
+            ));
+        }
     };
     let tags = body_in.get("tags").cloned().filter(Value::is_object).unwrap_or_else(|| json!({}));
     let result = app.store.write(|state| {
@@ -123,7 +132,5 @@ fn remove_group(state: &mut SimState, subscription: &str, name: &str, rg_id: &st
     }
     state.assignments.retain(|_, a| !ids::contains(rg_id, &a.scope));
     let assignments: Vec<String> = state.assignments.keys().cloned().collect();
-    state.latest.retain(|_, l| {
-        !ids::contains(rg_id, &l.cluster_id) && assignments.contains(&key(&l.assignment_id))
-    });
+    state.latest.retain(|_, l| !ids::contains(rg_id, &l.cluster_id) && assignments.contains(&key(&l.assignment_id)));
 }

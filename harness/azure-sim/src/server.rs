@@ -123,7 +123,8 @@ impl AzureSim {
             None => None,
         };
         let mut state = loaded.unwrap_or_else(subscriptions::initial_state);
-        let listener = std::net::TcpListener::bind(config.addr).map_err(|source| SimError::Bind { addr: config.addr.to_string(), source })?;
+        let listener = std::net::TcpListener::bind(config.addr)
+            .map_err(|source| SimError::Bind { addr: config.addr.to_string(), source })?;
         let local = listener.local_addr().map_err(|source| SimError::Bind { addr: config.addr.to_string(), source })?;
         let tls = if config.tls { Some(ensure_tls(&mut state, local.ip())?) } else { None };
         let (dir_definitions, custom_rego) = match &config.definitions_dir {
@@ -164,7 +165,8 @@ impl AzureSim {
         let bind_err = |source| SimError::Bind { addr: local.to_string(), source };
         let task = match tls {
             Some(t) => {
-                let rustls = RustlsConfig::from_pem(t.cert_pem.into_bytes(), t.key_pem.into_bytes()).await.map_err(bind_err)?;
+                let rustls =
+                    RustlsConfig::from_pem(t.cert_pem.into_bytes(), t.key_pem.into_bytes()).await.map_err(bind_err)?;
                 let server = axum_server::from_tcp_rustls(listener, rustls).map_err(bind_err)?.handle(handle.clone());
                 tokio::spawn(async move { server.serve(service).await })
             }

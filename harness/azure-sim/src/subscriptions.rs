@@ -92,7 +92,10 @@ pub fn authorize(app: &SharedApp, req: &ArmRequest) -> ArmResult<()> {
     let sub = &req.segs[1];
     let exists = app.store.read(|state| state.subscription(sub).is_some());
     if !exists {
-        return Err(ArmError::not_found("SubscriptionNotFound", format!("The subscription '{sub}' could not be found.")));
+        return Err(ArmError::not_found(
+            "SubscriptionNotFound",
+            format!("The subscription '{sub}' could not be found."),
+        ));
     }
     let action = format!("{}/{}", req.segs.get(3).map_or("Microsoft.Resources", String::as_str), req.method);
     req.caller.authorize(sub, &action, &req.path_id())
@@ -102,7 +105,12 @@ pub fn authorize(app: &SharedApp, req: &ArmRequest) -> ArmResult<()> {
 pub fn list(app: &SharedApp, req: &ArmRequest) -> ArmResult<Response> {
     req.only(Method::GET)?;
     let value: Vec<Value> = app.store.read(|state| {
-        req.caller.subscriptions.iter().filter_map(|id| state.subscription(id)).map(|s| subscription_body(state, s)).collect()
+        req.caller
+            .subscriptions
+            .iter()
+            .filter_map(|id| state.subscription(id))
+            .map(|s| subscription_body(state, s))
+            .collect()
     });
     Ok(json(StatusCode::OK, json!({ "value": value })))
 }

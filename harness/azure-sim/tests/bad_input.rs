@@ -9,7 +9,8 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 async fn raw(w: &World, method: reqwest::Method, url: &str, content_type: Option<&str>, body: Vec<u8>) -> Resp {
-    let mut req = w.arm.http.request(method, format!("{}{url}", w.arm.base)).bearer_auth(w.arm.token.clone().unwrap()).body(body);
+    let mut req =
+        w.arm.http.request(method, format!("{}{url}", w.arm.base)).bearer_auth(w.arm.token.clone().unwrap()).body(body);
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
     }
@@ -42,7 +43,9 @@ async fn malformed_requests_get_arm_errors_and_change_nothing() {
     w.cluster("rg", "c", true).await;
     let before = observable_state(&w).await;
     let sub = &w.sub;
-    let cluster = format!("/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c?api-version=2019-10-01");
+    let cluster = format!(
+        "/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c?api-version=2019-10-01"
+    );
     let json_ct = Some("application/json");
 
     let r = raw(&w, reqwest::Method::PUT, &cluster, json_ct, b"{\"location\": \"westus2\", ".to_vec()).await;
@@ -56,23 +59,53 @@ async fn malformed_requests_get_arm_errors_and_change_nothing() {
     let r = raw(&w, reqwest::Method::GET, &format!("/subscriptions/{sub}/resourcegroups"), None, vec![]).await;
     assert_eq!((r.status, r.code()), (400, "MissingApiVersionParameter"));
     snap("error_missing_api_version", &r, &w);
-    let r = raw(&w, reqwest::Method::GET, &format!("/subscriptions/{sub}/resourcegroups?api-version=yesterday"), None, vec![]).await;
+    let r = raw(
+        &w,
+        reqwest::Method::GET,
+        &format!("/subscriptions/{sub}/resourcegroups?api-version=yesterday"),
+        None,
+        vec![],
+    )
+    .await;
     assert_eq!((r.status, r.code()), (400, "InvalidApiVersionParameter"));
     let r = w.arm.get(&format!("/subscriptions/{sub}/providers/Microsoft.Nope/things/x")).await;
     assert_eq!((r.status, r.code()), (404, "InvalidResourceNamespace"));
     snap("error_unknown_namespace", &r, &w);
-    let r = w.arm.get(&format!("/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.ContainerService/widgets/x")).await;
+    let r = w
+        .arm
+        .get(&format!("/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.ContainerService/widgets/x"))
+        .await;
     assert_eq!((r.status, r.code()), (404, "InvalidResourceType"));
     let r = raw(&w, reqwest::Method::GET, "/no/such/route", None, vec![]).await;
     assert_eq!((r.status, r.code()), (404, "NotFound"));
-    let r = raw(&w, reqwest::Method::PATCH, &format!("/subscriptions/{sub}/providers?api-version=2019-10-01"), None, vec![]).await;
+    let r = raw(
+        &w,
+        reqwest::Method::PATCH,
+        &format!("/subscriptions/{sub}/providers?api-version=2019-10-01"),
+        None,
+        vec![],
+    )
+    .await;
     assert_eq!((r.status, r.code()), (405, "MethodNotAllowed"));
     let huge = format!("{{\"location\":\"westus2\",\"tags\":{{\"x\":\"{}\"}}}}", "a".repeat(5 * 1024 * 1024));
-    let r = raw(&w, reqwest::Method::PUT, &format!("/subscriptions/{sub}/resourcegroups/huge?api-version=2019-10-01"), json_ct, huge.into_bytes()).await;
+    let r = raw(
+        &w,
+        reqwest::Method::PUT,
+        &format!("/subscriptions/{sub}/resourcegroups/huge?api-version=2019-10-01"),
+        json_ct,
+        huge.into_bytes(),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (413, "RequestEntityTooLarge"));
     snap("error_body_too_large", &r, &w);
     // Wrong shapes inside valid JSON.
-    let r = w.put_cluster("rg", "c", json!({"location": "westus2", "properties": {"addonProfiles": {"azurepolicy": {"enabled": "yes"}}}})).await;
+    let r = w
+        .put_cluster(
+            "rg",
+            "c",
+            json!({"location": "westus2", "properties": {"addonProfiles": {"azurepolicy": {"enabled": "yes"}}}}),
+        )
+        .await;
     assert_eq!((r.status, r.code()), (400, "InvalidParameter"));
     let r = w.put_cluster("rg", "c", json!({"location": "westus2", "properties": "nope"})).await;
     assert_eq!(r.code(), "InvalidRequestContent");
@@ -90,14 +123,24 @@ fn arb_json() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
         "[a-zA-Z0-9 .:/_-]{0,12}".prop_map(Value::String),
-        prop_oneof![Just("westus2"), Just("azurepolicy"), Just("enabled"), Just("1.9.1"), Just("EnforceRegoPolicy")].prop_map(|s| json!(s)),
+        prop_oneof![Just("westus2"), Just("azurepolicy"), Just("enabled"), Just("1.9.1"), Just("EnforceRegoPolicy")]
+            .prop_map(|s| json!(s)),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         let keys = prop_oneof![
-            Just("location".to_string()), Just("properties".to_string()), Just("addonProfiles".to_string()),
-            Just("azurepolicy".to_string()), Just("enabled".to_string()), Just("config".to_string()),
-            Just("kubernetesVersion".to_string()), Just("policyDefinitionId".to_string()), Just("parameters".to_string()),
-            Just("notScopes".to_string()), Just("enforcementMode".to_string()), Just("tags".to_string()), "[a-z]{1,6}",
+            Just("location".to_string()),
+            Just("properties".to_string()),
+            Just("addonProfiles".to_string()),
+            Just("azurepolicy".to_string()),
+            Just("enabled".to_string()),
+            Just("config".to_string()),
+            Just("kubernetesVersion".to_string()),
+            Just("policyDefinitionId".to_string()),
+            Just("parameters".to_string()),
+            Just("notScopes".to_string()),
+            Just("enforcementMode".to_string()),
+            Just("tags".to_string()),
+            "[a-z]{1,6}",
         ];
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),

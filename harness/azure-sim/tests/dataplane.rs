@@ -28,9 +28,32 @@ async fn assignments_for_a_cluster_follow_scope_not_scopes_and_effect() {
     let sub = format!("/subscriptions/{}", w.sub);
     let rg = format!("{sub}/resourceGroups/rg");
     assert_eq!(w.assign(&sub, "at-sub", PRIVILEGE_GUID, json!({})).await.status, 201);
-    assert_eq!(w.assign(&rg, "at-rg", "16c6ca72-89d2-4798-b87e-496f9de7fcb7", json!({"commaSeparatedListOfLabels": {"value": "a, b"}})).await.status, 201);
-    assert_eq!(w.assign(&format!("{sub}/resourceGroups/other"), "elsewhere", PRIVILEGE_GUID, json!({})).await.status, 201);
-    assert_eq!(w.assign(&sub, "disabled", IMAGES_GUID, json!({"allowedContainerImagesRegex": {"value": "x"}, "effect": {"value": "Disabled"}})).await.status, 201);
+    assert_eq!(
+        w.assign(
+            &rg,
+            "at-rg",
+            "16c6ca72-89d2-4798-b87e-496f9de7fcb7",
+            json!({"commaSeparatedListOfLabels": {"value": "a, b"}})
+        )
+        .await
+        .status,
+        201
+    );
+    assert_eq!(
+        w.assign(&format!("{sub}/resourceGroups/other"), "elsewhere", PRIVILEGE_GUID, json!({})).await.status,
+        201
+    );
+    assert_eq!(
+        w.assign(
+            &sub,
+            "disabled",
+            IMAGES_GUID,
+            json!({"allowedContainerImagesRegex": {"value": "x"}, "effect": {"value": "Disabled"}})
+        )
+        .await
+        .status,
+        201
+    );
     let excluded = w
         .arm
         .put(
@@ -74,7 +97,10 @@ async fn dataplane_needs_the_feature_a_token_and_an_enabled_addon() {
     assert_eq!(w.arm.get(&url).await.status, 200);
     assert_eq!(w.arm.with_token(None).get(&url).await.status, 401);
     let other = w.sim.new_subscription("other");
-    assert_eq!(w.arm.with_token(Some(w.sim.token_for(&other.subscription_id).unwrap())).get(&url).await.code(), "AuthorizationFailed");
+    assert_eq!(
+        w.arm.with_token(Some(w.sim.token_for(&other.subscription_id).unwrap())).get(&url).await.code(),
+        "AuthorizationFailed"
+    );
     let r = w.arm.get(&format!("/dataplane/v1/assignments?clusterId={}", enc(&w.cluster_id("rg", "missing")))).await;
     assert_eq!((r.status, r.code()), (404, "ResourceNotFound"));
 }
@@ -88,13 +114,21 @@ async fn reports_are_idempotent_and_feed_policy_insights() {
     let (c, d) = (w.cluster_id("rg", "c"), w.cluster_id("rg2", "d"));
     let sub = format!("/subscriptions/{}", w.sub);
     let a1 = w.assign(&sub, "a1", PRIVILEGE_GUID, json!({})).await.body["id"].as_str().unwrap().to_string();
-    let a2 = w.assign(&sub, "a2", "a2d3ed81-8d11-4079-80a5-1faadc0024f4", json!({})).await.body["id"].as_str().unwrap().to_string();
+    let a2 = w.assign(&sub, "a2", "a2d3ed81-8d11-4079-80a5-1faadc0024f4", json!({})).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let arm = &w.arm;
     let first = report("r1", &c, "2019-06-01T00:00:00Z", &[(&a1, "NonCompliant"), (&a2, "Compliant")]);
     let post = |body: Value| {
         let id = body["reportId"].as_str().unwrap().to_string();
-        let req = arm.http.post(format!("{}/dataplane/v1/reports", arm.base)).bearer_auth(arm.token.clone().unwrap()).header("Idempotency-Key", id).json(&body);
+        let req = arm
+            .http
+            .post(format!("{}/dataplane/v1/reports", arm.base))
+            .bearer_auth(arm.token.clone().unwrap())
+            .header("Idempotency-Key", id)
+            .json(&body);
         async move { into_resp(req.send().await.unwrap()).await }
     };
     assert_eq!(post(first.clone()).await.body["duplicate"], false);
@@ -128,7 +162,10 @@ async fn reports_are_idempotent_and_feed_policy_insights() {
 
     let summary = w.arm.post(&format!("{sub}/providers/Microsoft.PolicyInsights/policyStates/latest/summarize")).await;
     let results = &summary.body["value"][0]["results"];
-    assert_eq!((results["nonCompliantResources"].as_u64(), results["nonCompliantPolicies"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (results["nonCompliantResources"].as_u64(), results["nonCompliantPolicies"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(summary.body["value"][0]["policyAssignments"].as_array().unwrap().len(), 2);
     // An empty scope still yields one summary element (the CLI indexes value[0]).
     let empty = w.arm.post(&format!("{sub}/resourceGroups/rg2/providers/Microsoft.PolicyInsights/policyStates/latest/summarize?$filter=complianceState%20eq%20'NonCompliant'")).await;

@@ -14,7 +14,9 @@ async fn throttle_status_latency_and_drop() {
     let rgs = format!("/subscriptions/{}/resourcegroups", w.sub);
     let faults = w.sim.faults();
 
-    faults.inject(FaultRule::new("/subscriptions/*/resourcegroups", Fault::Throttle { retry_after_secs: 7 }).times(2)).unwrap();
+    faults
+        .inject(FaultRule::new("/subscriptions/*/resourcegroups", Fault::Throttle { retry_after_secs: 7 }).times(2))
+        .unwrap();
     let r = w.arm.get(&rgs).await;
     assert_eq!((r.status, r.code(), r.header("retry-after")), (429, "TooManyRequests", Some("7")));
     snap("fault_throttled", &r, &w);
@@ -33,10 +35,13 @@ async fn throttle_status_latency_and_drop() {
     assert!(faults.remove(id));
 
     let injected = Instant::now();
-    faults.inject(FaultRule::new("/subscriptions/*/resourcegroups", Fault::Drop).for_duration(Duration::from_millis(400))).unwrap();
+    faults
+        .inject(FaultRule::new("/subscriptions/*/resourcegroups", Fault::Drop).for_duration(Duration::from_millis(400)))
+        .unwrap();
     // A raw request: `Ok(true)` when answered 200 in full, `Ok(false)` for another answer, `Err` when dropped.
     let attempt = || async {
-        let resp = w.arm.http.get(w.arm.url(&rgs)).bearer_auth(w.arm.token.clone().unwrap()).send().await.map_err(|_| ())?;
+        let resp =
+            w.arm.http.get(w.arm.url(&rgs)).bearer_auth(w.arm.token.clone().unwrap()).send().await.map_err(|_| ())?;
         let ok = resp.status() == 200;
         resp.bytes().await.map(|_| ok).map_err(|_| ())
     };
@@ -68,6 +73,8 @@ async fn admin_endpoint_manages_faults_and_is_never_faulted() {
 }
 
 async fn faults_everywhere(admin: &Arm) {
-    let r = admin.post_json("/admin/faults", json!({"route": "*", "fault": {"kind": "status", "status": 500}, "calls": 5})).await;
+    let r = admin
+        .post_json("/admin/faults", json!({"route": "*", "fault": {"kind": "status", "status": 500}, "calls": 5}))
+        .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
 }

@@ -53,12 +53,24 @@ async fn old_kubernetes_and_failed_install() {
     assert_eq!((r.status, r.code()), (400, "AddonNotSupportedForKubernetesVersion"));
 
     *w.controller.fail_install.lock().unwrap() = Some("webhook never became ready".into());
-    let op = w.put_cluster("rg", "c2", json!({"location": "westus2", "properties": {"addonProfiles": {"azurePolicy": {"enabled": true}}}})).await;
+    let op = w
+        .put_cluster(
+            "rg",
+            "c2",
+            json!({"location": "westus2", "properties": {"addonProfiles": {"azurePolicy": {"enabled": true}}}}),
+        )
+        .await;
     assert_eq!(op.body["status"], "Failed");
     assert_eq!(op.body["error"]["code"], "AddonInstallFailed");
     assert!(op.body["error"]["message"].as_str().unwrap().contains("webhook never became ready"));
     snap("lro_status_failed", &op, &w);
-    let cluster = w.arm.get(&format!("/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c2", w.sub)).await;
+    let cluster = w
+        .arm
+        .get(&format!(
+            "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c2",
+            w.sub
+        ))
+        .await;
     assert_eq!(cluster.body["properties"]["provisioningState"], "Failed");
     // A retry after the fault is fixed installs again.
     *w.controller.fail_install.lock().unwrap() = None;
@@ -88,7 +100,8 @@ async fn no_token_bad_token_and_wrong_subscription() {
     let r = w.arm.get("/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups").await;
     assert_eq!((r.status, r.code()), (404, "SubscriptionNotFound"));
     // The token endpoint refuses a wrong secret with an OAuth error.
-    let form = [("grant_type", "client_credentials"), ("client_id", w.creds.client_id.as_str()), ("client_secret", "wrong")];
+    let form =
+        [("grant_type", "client_credentials"), ("client_id", w.creds.client_id.as_str()), ("client_secret", "wrong")];
     let r = post_form(&w.arm.http, &format!("{}/adfs/oauth2/token", w.arm.base), &form).await;
     assert_eq!((r.status, r.body["error"].as_str()), (401, Some("invalid_client")));
 }
@@ -101,9 +114,17 @@ async fn bad_parameters_and_unknown_definition() {
     let scope = format!("/subscriptions/{}", w.sub);
     let cases = [
         ("missing", json!({}), "MissingPolicyParameter"),
-        ("undefined", json!({"allowedContainerImagesRegex": {"value": "x"}, "bogus": {"value": 1}}), "UndefinedPolicyParameter"),
+        (
+            "undefined",
+            json!({"allowedContainerImagesRegex": {"value": "x"}, "bogus": {"value": 1}}),
+            "UndefinedPolicyParameter",
+        ),
         ("ill_typed", json!({"allowedContainerImagesRegex": {"value": 42}}), "InvalidPolicyParameterType"),
-        ("not_allowed", json!({"allowedContainerImagesRegex": {"value": "x"}, "effect": {"value": "Audit"}}), "PolicyParameterValueNotAllowed"),
+        (
+            "not_allowed",
+            json!({"allowedContainerImagesRegex": {"value": "x"}, "effect": {"value": "Audit"}}),
+            "PolicyParameterValueNotAllowed",
+        ),
         ("unwrapped", json!({"allowedContainerImagesRegex": "x"}), "InvalidPolicyParameters"),
     ];
     for (name, params, code) in cases {
@@ -127,7 +148,8 @@ async fn busy_cluster_refuses_a_second_operation() {
     w.opt_in().await;
     w.cluster("rg", "c", false).await;
     *w.controller.install_delay.lock().unwrap() = std::time::Duration::from_millis(1500);
-    let path = format!("/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c", w.sub);
+    let path =
+        format!("/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c", w.sub);
     let body = json!({"location": "westus2", "properties": {"addonProfiles": {"azurepolicy": {"enabled": true}}}});
     let first = w.arm.put(&path, body.clone()).await;
     assert_eq!(first.status, 200);

@@ -21,7 +21,12 @@ async fn seed_sequence_succeeds_in_order() {
     snap("openid_configuration_tenant", &tenant, &w);
     let openid = anon.get("/adfs/.well-known/openid-configuration").await;
     snap("openid_configuration", &openid, &w);
-    let form = [("grant_type", "client_credentials"), ("client_id", w.creds.client_id.as_str()), ("client_secret", w.creds.client_secret.as_str()), ("scope", "https://management.azuresim.local//.default")];
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", w.creds.client_id.as_str()),
+        ("client_secret", w.creds.client_secret.as_str()),
+        ("scope", "https://management.azuresim.local//.default"),
+    ];
     let token = post_form(&w.arm.http, &format!("{}/adfs/oauth2/token", w.arm.base), &form).await;
     snap("adfs_token", &token, &w);
     let arm = w.arm.with_token(Some(token.body["access_token"].as_str().unwrap().to_string()));
@@ -40,8 +45,11 @@ async fn seed_sequence_succeeds_in_order() {
     // The docs spelled this one two ways: names are case-insensitive.
     let f2 = arm.post(&format!("/subscriptions/{sub}/providers/Microsoft.Features/providers/{POLICY_INSIGHTS}/features/AKS-DataPlaneAutoApprove/register")).await;
     assert_eq!(f2.body["name"], "Microsoft.PolicyInsights/AKS-DataplaneAutoApprove");
-    for (ns, name) in [(CONTAINER_SERVICE, "AKS-AzurePolicyAutoApprove"), (POLICY_INSIGHTS, "aks-dataplaneautoapprove")] {
-        let a = anon.post_json("/admin/features/approve", json!({"subscriptionId": sub, "namespace": ns, "name": name})).await;
+    for (ns, name) in [(CONTAINER_SERVICE, "AKS-AzurePolicyAutoApprove"), (POLICY_INSIGHTS, "aks-dataplaneautoapprove")]
+    {
+        let a = anon
+            .post_json("/admin/features/approve", json!({"subscriptionId": sub, "namespace": ns, "name": name}))
+            .await;
         assert_eq!(a.status, 200, "{:?}", a.body);
     }
     let shown = arm.get(&format!("/subscriptions/{sub}/providers/Microsoft.Features/providers/{CONTAINER_SERVICE}/features/AKS-AzurePolicyAutoApprove")).await;
@@ -61,8 +69,14 @@ async fn seed_sequence_succeeds_in_order() {
     let rg = arm.put(&format!("/subscriptions/{sub}/resourcegroups/rg1"), json!({"location": "westus2"})).await;
     assert_eq!(rg.status, 201);
     snap("resource_group_put", &rg, &w);
-    let cluster_path = format!("/subscriptions/{sub}/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/aks1");
-    let created = arm.put(&cluster_path, json!({"location": "westus2", "properties": {"kubernetesVersion": "1.14.8", "dnsPrefix": "aks1"}})).await;
+    let cluster_path =
+        format!("/subscriptions/{sub}/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/aks1");
+    let created = arm
+        .put(
+            &cluster_path,
+            json!({"location": "westus2", "properties": {"kubernetesVersion": "1.14.8", "dnsPrefix": "aks1"}}),
+        )
+        .await;
     assert_eq!(created.status, 201);
     assert_eq!(created.body["properties"]["provisioningState"], "Creating");
     snap("managed_cluster_create", &created, &w);
@@ -85,13 +99,24 @@ async fn seed_sequence_succeeds_in_order() {
     assert_eq!(op.body["status"], "Succeeded");
     let cluster = arm.get(&cluster_path).await;
     assert_eq!(cluster.body["properties"]["addonProfiles"]["azurepolicy"]["enabled"], true);
-    assert_eq!(cluster.body["properties"]["servicePrincipalProfile"]["clientId"], "msi", "a null SP profile keeps the stored one");
+    assert_eq!(
+        cluster.body["properties"]["servicePrincipalProfile"]["clientId"], "msi",
+        "a null SP profile keeps the stored one"
+    );
     let cluster_id = cluster.body["id"].as_str().unwrap().to_string();
     assert_eq!(w.controller.calls(), vec![format!("install {cluster_id}")]);
-    snap("managed_cluster_list", &arm.get(&format!("/subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters")).await, &w);
+    snap(
+        "managed_cluster_list",
+        &arm.get(&format!("/subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters")).await,
+        &w,
+    );
 
     // 5. assignment of a built-in at the cluster's scope.
-    snap("policy_definition_builtin", &arm.get(&format!("/providers/Microsoft.Authorization/policyDefinitions/{IMAGES_GUID}")).await, &w);
+    snap(
+        "policy_definition_builtin",
+        &arm.get(&format!("/providers/Microsoft.Authorization/policyDefinitions/{IMAGES_GUID}")).await,
+        &w,
+    );
     let assignment = arm
         .put(
             &format!("{cluster_id}/providers/Microsoft.Authorization/policyAssignments/images"),
@@ -105,7 +130,12 @@ async fn seed_sequence_succeeds_in_order() {
 
     // The add-on fetches its assignments and reports, with the credentials it was installed with.
     let install = w.controller.installs.lock().unwrap()[0].clone();
-    let form = [("grant_type", "client_credentials"), ("client_id", install.client_id.as_str()), ("client_secret", install.client_secret.as_str()), ("resource", "https://management.azuresim.local/")];
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", install.client_id.as_str()),
+        ("client_secret", install.client_secret.as_str()),
+        ("resource", "https://management.azuresim.local/"),
+    ];
     let addon_token = post_form(&w.arm.http, &format!("{}/adfs/oauth2/token", install.dataplane_endpoint), &form).await;
     let addon = w.arm.with_token(Some(addon_token.body["access_token"].as_str().unwrap().to_string()));
     let listed = addon.get(&format!("/dataplane/v1/assignments?clusterId={}", urlencode(&cluster_id))).await;
@@ -119,12 +149,20 @@ async fn seed_sequence_succeeds_in_order() {
     snap("dataplane_report", &posted, &w);
 
     // 6. queryResults (and summarize, triggerEvaluation).
-    let states = arm.post(&format!("{cluster_id}/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults")).await;
+    let states =
+        arm.post(&format!("{cluster_id}/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults")).await;
     assert_eq!(states.body["@odata.count"], 1);
     assert_eq!(states.body["value"][0]["complianceState"], "NonCompliant");
     snap("policy_states_query_results", &states, &w);
-    snap("policy_states_summarize", &arm.post(&format!("/subscriptions/{sub}/providers/Microsoft.PolicyInsights/policyStates/latest/summarize")).await, &w);
-    let trigger = arm.post(&format!("/subscriptions/{sub}/providers/Microsoft.PolicyInsights/policyStates/latest/triggerEvaluation")).await;
+    snap(
+        "policy_states_summarize",
+        &arm.post(&format!("/subscriptions/{sub}/providers/Microsoft.PolicyInsights/policyStates/latest/summarize"))
+            .await,
+        &w,
+    );
+    let trigger = arm
+        .post(&format!("/subscriptions/{sub}/providers/Microsoft.PolicyInsights/policyStates/latest/triggerEvaluation"))
+        .await;
     assert_eq!(trigger.status, 202);
     snap("trigger_evaluation_accepted", &trigger, &w);
     let done = arm.poll(trigger.header("location").unwrap()).await;
@@ -157,7 +195,15 @@ async fn seed_sequence_succeeds_in_order() {
 }
 
 fn urlencode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// `az login -u/-p` (ADAL password grant) and its refresh, as a user of the default subscription.
@@ -166,15 +212,26 @@ async fn user_login_with_password_and_refresh_token() {
     let w = world().await;
     let default = w.sim.default_credentials();
     let url = format!("{}/adfs/oauth2/token", w.arm.base);
-    let login = [("grant_type", "password"), ("client_id", "04b07795-8ddb-461a-bbee-02f9e1bf7b46"), ("username", "Admin@AzureSim.local"), ("password", default.client_secret.as_str()), ("resource", "https://management.azuresim.local/")];
+    let login = [
+        ("grant_type", "password"),
+        ("client_id", "04b07795-8ddb-461a-bbee-02f9e1bf7b46"),
+        ("username", "Admin@AzureSim.local"),
+        ("password", default.client_secret.as_str()),
+        ("resource", "https://management.azuresim.local/"),
+    ];
     let token = post_form(&w.arm.http, &url, &login).await;
     assert_eq!(token.status, 200, "{:?}", token.body);
     let refresh = token.body["refresh_token"].as_str().expect("user logins get a refresh token").to_string();
-    let refreshed = post_form(&w.arm.http, &url, &[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())]).await;
+    let refreshed =
+        post_form(&w.arm.http, &url, &[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())]).await;
     let user = w.arm.with_token(Some(refreshed.body["access_token"].as_str().unwrap().to_string()));
     let subs = user.get("/subscriptions").await;
     assert_eq!(subs.body["value"][0]["subscriptionId"], default.subscription_id.as_str());
-    assert_eq!(user.get(&format!("/subscriptions/{}/resourcegroups", w.sub)).await.status, 403, "users see only their subscriptions");
+    assert_eq!(
+        user.get(&format!("/subscriptions/{}/resourcegroups", w.sub)).await.status,
+        403,
+        "users see only their subscriptions"
+    );
     // A refresh token is not an access token, and a wrong password is an OAuth error.
     assert_eq!(w.arm.with_token(Some(refresh)).get("/subscriptions").await.status, 401);
     let wrong = [("grant_type", "password"), ("username", "admin@azuresim.local"), ("password", "nope")];
@@ -212,7 +269,12 @@ async fn login_resolves_the_tenant_by_name_or_guid() {
     }
     let unknown = anon.get("/adfs/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration").await;
     assert_eq!((unknown.status, unknown.body["error"].as_str()), (400, Some("invalid_tenant")), "{:?}", unknown.body);
-    assert!(unknown.body["error_description"].as_str().unwrap().starts_with("AADSTS90002: Tenant 'contoso.onmicrosoft.com' not found."));
+    assert!(
+        unknown.body["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("AADSTS90002: Tenant 'contoso.onmicrosoft.com' not found.")
+    );
     // The tenant-less document MSAL reads for the `/adfs` authority is unchanged.
     assert_eq!(anon.get("/adfs/.well-known/openid-configuration").await.body["issuer"], format!("{}/adfs", w.arm.base));
 }
@@ -225,7 +287,12 @@ async fn running_operations_tell_pollers_to_come_back_in_one_second() {
     let w = world().await;
     w.opt_in().await;
     w.cluster("rg", "c", false).await;
-    let cluster_path = |name: &str| format!("/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/{name}", w.sub);
+    let cluster_path = |name: &str| {
+        format!(
+            "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/{name}",
+            w.sub
+        )
+    };
     let path = cluster_path("c");
     let retry_after = |r: &Resp| r.header("retry-after").map(str::to_string);
     let one = Some("1".to_string());
@@ -269,10 +336,14 @@ async fn aks_create_empty_strings_mean_the_defaults() {
     let body = json!({"location": "westus2", "identity": {"type": "SystemAssigned"}, "properties": {
         "kubernetesVersion": "", "dnsPrefix": "", "enableRBAC": true,
         "agentPoolProfiles": [{"name": "nodepool1", "count": 3, "vmSize": "", "orchestratorVersion": "", "mode": "System"}]}});
-    assert_eq!(w.arm.put(&format!("/subscriptions/{}/resourcegroups/rg", w.sub), json!({"location": "westus2"})).await.status, 201);
+    assert_eq!(
+        w.arm.put(&format!("/subscriptions/{}/resourcegroups/rg", w.sub), json!({"location": "westus2"})).await.status,
+        201
+    );
     let op = w.put_cluster("rg", "d", body).await;
     assert_eq!(op.body["status"], "Succeeded", "{:?}", op.body);
-    let path = format!("/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/d", w.sub);
+    let path =
+        format!("/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/d", w.sub);
     let mut cluster = w.arm.get(&path).await;
     assert_eq!(cluster.body["properties"]["kubernetesVersion"], "1.14.8");
     assert_eq!(cluster.body["properties"]["dnsPrefix"], "d-dns");

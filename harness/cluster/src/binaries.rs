@@ -32,8 +32,15 @@ const BUILD_SCRIPT: &str = "scripts/build-control-plane.sh";
 /// because a target directory shared by two checkouts can hold a binary compiled in the other one
 /// (cargo rebuilds on newer sources, not on a moved checkout).
 pub fn checkout_root() -> Option<PathBuf> {
-    let starts = [std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from), std::env::current_dir().ok(), Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")))];
-    starts.into_iter().flatten().find_map(|start| start.ancestors().find(|dir| dir.join(BUILD_SCRIPT).is_file()).map(Path::to_path_buf))
+    let starts = [
+        std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
+        std::env::current_dir().ok(),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
+    ];
+    starts
+        .into_iter()
+        .flatten()
+        .find_map(|start| start.ancestors().find(|dir| dir.join(BUILD_SCRIPT).is_file()).map(Path::to_path_buf))
 }
 
 /// The build script of [`checkout_root`] (override with `AKS_HARNESS_BUILD_SCRIPT`). Without a
@@ -57,8 +64,7 @@ impl ControlPlaneBinaries {
         let dir = run_build_script()?;
         Ok(Self {
             etcd: executable(&dir.join("etcd")).ok_or_else(|| missing(&dir, "etcd"))?,
-            kube_apiserver: executable(&dir.join("kube-apiserver"))
-                .ok_or_else(|| missing(&dir, "kube-apiserver"))?,
+            kube_apiserver: executable(&dir.join("kube-apiserver")).ok_or_else(|| missing(&dir, "kube-apiserver"))?,
             kube_controller_manager: executable(&dir.join("kube-controller-manager")),
         })
     }
@@ -75,7 +81,10 @@ impl ControlPlaneBinaries {
 
 fn missing(dir: &Path, name: &str) -> ClusterError {
     ClusterError::Binaries {
-        message: format!("{name} is missing from {}; delete that directory and run scripts/build-control-plane.sh", dir.display()),
+        message: format!(
+            "{name} is missing from {}; delete that directory and run scripts/build-control-plane.sh",
+            dir.display()
+        ),
     }
 }
 

@@ -31,8 +31,8 @@ pub fn render(server: &str, ca_pem: &str, user: &str, creds: Credentials<'_>) ->
 
 /// Writes a kubeconfig with owner-only permissions (it holds a credential).
 pub fn write(path: &Path, contents: &str) -> Result<(), ClusterError> {
-    use std::os::unix::fs::OpenOptionsExt;
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .write(true)
@@ -40,8 +40,7 @@ pub fn write(path: &Path, contents: &str) -> Result<(), ClusterError> {
         .mode(0o600)
         .open(path)
         .map_err(|e| ClusterError::io(format!("write kubeconfig {}", path.display()), e))?;
-    file.write_all(contents.as_bytes())
-        .map_err(|e| ClusterError::io(format!("write kubeconfig {}", path.display()), e))
+    file.write_all(contents.as_bytes()).map_err(|e| ClusterError::io(format!("write kubeconfig {}", path.display()), e))
 }
 
 /// A kube client config from a kubeconfig file.

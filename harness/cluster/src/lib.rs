@@ -63,9 +63,7 @@ impl ClusterError {
     /// A startup failure caused by another process taking our port between probe and bind.
     pub(crate) fn is_port_race(&self) -> bool {
         match self {
-            Self::ProcessExited { tail, .. } | Self::Timeout { tail, .. } => {
-                tail.contains("address already in use")
-            }
+            Self::ProcessExited { tail, .. } | Self::Timeout { tail, .. } => tail.contains("address already in use"),
             _ => false,
         }
     }
@@ -339,7 +337,8 @@ impl Cluster {
 
     /// Writes a kubeconfig that authenticates with a bearer token (ServiceAccount identities).
     pub async fn kubeconfig_for_token(&self, token: &str, path: &Path) -> Result<(), ClusterError> {
-        let text = kubeconfig::render(&self.server_url, &self.ca_pem, "token-user", kubeconfig::Credentials::Token(token));
+        let text =
+            kubeconfig::render(&self.server_url, &self.ca_pem, "token-user", kubeconfig::Credentials::Token(token));
         kubeconfig::write(path, &text)
     }
 

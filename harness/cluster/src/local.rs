@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::ClusterError;
 use crate::binaries::ControlPlaneBinaries;
 use crate::kubeconfig::{self, Credentials};
 use crate::supervised::Supervised;
-use crate::ClusterError;
 
 /// How long each component may take to become ready (a contended 2-core CI needs headroom).
 const START_TIMEOUT: Duration = Duration::from_secs(90);
@@ -207,7 +207,8 @@ impl LocalControlPlane {
                 Supervised::spawn("kube-controller-manager", kcm_cmd, &dir.join("kube-controller-manager.log"))?;
             // It has no health endpoint with --secure-port=0; a short survival check catches bad flags.
             let settle = Instant::now() + Duration::from_millis(300);
-            wait_ready(&mut process, "kube-controller-manager start", || async move { Instant::now() > settle }).await?;
+            wait_ready(&mut process, "kube-controller-manager start", || async move { Instant::now() > settle })
+                .await?;
             has_controller_manager = true;
             kcm = Some(process);
         } else {

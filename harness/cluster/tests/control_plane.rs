@@ -50,7 +50,8 @@ async fn start_denying_webhook(ca: &pki::Ca) -> std::net::SocketAddr {
         let denied = req["object"]["metadata"]["name"] == "forbidden";
         let mut response = serde_json::json!({"uid": req["uid"], "allowed": !denied});
         if denied {
-            response["status"] = serde_json::json!({"code": 403, "message": "configmaps named forbidden are not allowed"});
+            response["status"] =
+                serde_json::json!({"code": 403, "message": "configmaps named forbidden are not allowed"});
         }
         Json(serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}))
     }
@@ -152,7 +153,11 @@ async fn a_binary_that_dies_at_startup_reports_its_last_log_lines() {
     let bins = cluster::ControlPlaneBinaries::locate_or_build().expect("binaries");
     let dir = tempfile::tempdir().unwrap();
     let fake = dir.path().join("kube-apiserver");
-    std::fs::write(&fake, "#!/bin/sh\necho 'starting fake apiserver'\necho 'E0101 fatal: cannot bind: marker-7731' >&2\nexit 3\n").unwrap();
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'starting fake apiserver'\necho 'E0101 fatal: cannot bind: marker-7731' >&2\nexit 3\n",
+    )
+    .unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let broken = cluster::ControlPlaneBinaries { kube_apiserver: fake, ..bins };
     let err = cluster::LocalControlPlane::start(&broken).await.unwrap_err();

@@ -202,6 +202,11 @@ mod tests {
         assert_eq!(back["generatedAt"], "2019-06-01T00:00:00Z");
         assert_eq!(back["assignments"][0]["violations"][0]["source"], "admission");
         assert_eq!(back["refreshErrors"], json!([]));
-        assert!(serde_json::from_value::<Violation>(json!({"kind": "pods", "name": "n", "message": "m", "source": "kubelet"})).is_err());
+        assert!(
+            serde_json::from_value::<Violation>(
+                json!({"kind": "pods", "name": "n", "message": "m", "source": "kubelet"})
+            )
+            .is_err()
+        );
     }
 }

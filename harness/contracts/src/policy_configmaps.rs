@@ -31,10 +31,7 @@ pub fn enforcement_annotation(mode: EnforcementMode) -> Option<(&'static str, &'
 /// The enforcement mode a policy ConfigMap's annotations say. Missing or unreadable is `Default`:
 /// a mark nobody understands must not switch enforcement off.
 pub fn enforcement_mode(annotations: Option<&BTreeMap<String, String>>) -> EnforcementMode {
-    annotations
-        .and_then(|a| a.get(ENFORCEMENT_MODE_ANNOTATION))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_default()
+    annotations.and_then(|a| a.get(ENFORCEMENT_MODE_ANNOTATION)).and_then(|v| v.parse().ok()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -51,8 +48,10 @@ mod tests {
     #[test]
     fn the_mark_round_trips_and_defaults_to_enforcing() {
         assert_eq!(enforcement_annotation(EnforcementMode::Default), None);
-        let marked: BTreeMap<String, String> =
-            enforcement_annotation(EnforcementMode::DoNotEnforce).into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let marked: BTreeMap<String, String> = enforcement_annotation(EnforcementMode::DoNotEnforce)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         assert_eq!(enforcement_mode(Some(&marked)), EnforcementMode::DoNotEnforce);
         assert_eq!(enforcement_mode(None), EnforcementMode::Default);
         let garbled = BTreeMap::from([(ENFORCEMENT_MODE_ANNOTATION.to_string(), "off".to_string())]);

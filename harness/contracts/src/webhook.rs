@@ -138,8 +138,11 @@ mod tests {
             resolution: Resolution { message: "m".into() },
         };
         let body = serde_json::to_value(AuditResponse::new(vec![v.clone()])).unwrap();
-        assert_eq!(body, json!({"message": "total violations:1",
-            "violations": [{"id": "/a", "resource": {"kind": "namespaces", "name": "n"}, "resolution": {"message": "m"}}]}));
+        assert_eq!(
+            body,
+            json!({"message": "total violations:1",
+            "violations": [{"id": "/a", "resource": {"kind": "namespaces", "name": "n"}, "resolution": {"message": "m"}}]})
+        );
         assert_eq!(serde_json::from_value::<AuditResponse>(body).unwrap().violations, vec![v]);
     }
 
@@ -148,7 +151,12 @@ mod tests {
         let status = WebhookStatus {
             policies_loaded: true,
             modules: vec!["azure-policy/cm/policy.rego".into()],
-            module_errors: vec![RejectedModule { id: "azure-policy/bad/policy.rego".into(), line: 1, column: 5, message: "unexpected eof".into() }],
+            module_errors: vec![RejectedModule {
+                id: "azure-policy/bad/policy.rego".into(),
+                line: 1,
+                column: 5,
+                message: "unexpected eof".into(),
+            }],
             replicated_objects: 3,
             replication_synced: false,
         };

@@ -44,6 +44,7 @@ pub async fn run_scenarios(args: runner::RunArgs) -> anyhow::Result<runner::RunS
 
 /// Logs to stderr, filtered by `RUST_LOG` (default: warnings only, so scenario output stays readable).
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,kube_client=off".into());
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,kube_client=off".into());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

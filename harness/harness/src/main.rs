@@ -7,9 +7,12 @@ use clap::{Parser, Subcommand};
 mod commands;
 mod steps;
 
-
 #[derive(Parser)]
-#[command(name = "harness", version, about = "Azure Policy for AKS (2019 preview), simulated end to end on a local cluster")]
+#[command(
+    name = "harness",
+    version,
+    about = "Azure Policy for AKS (2019 preview), simulated end to end on a local cluster"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -111,8 +111,10 @@ impl Shard {
     pub fn contains(&self, feature: &gherkin::Feature, scenario: &gherkin::Scenario) -> bool {
         // FNV-1a: stable across Rust releases and platforms, unlike `DefaultHasher`.
         let file = feature.path.as_deref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
-        let key = format!("{}\n{}\n{}", file.unwrap_or_else(|| feature.name.clone()), scenario.name, scenario.position.line);
-        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        let key =
+            format!("{}\n{}\n{}", file.unwrap_or_else(|| feature.name.clone()), scenario.name, scenario.position.line);
+        let hash =
+            key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
         (hash % self.count as u64) as usize == self.index - 1
     }
 }
@@ -193,11 +195,7 @@ pub trait ScenarioHooks {
 
     /// Runs after the scenario, whether it passed, failed or was skipped part-way: tear down
     /// everything the scenario started. `outcome` lets a World keep or dump state on failure.
-    fn teardown(
-        &mut self,
-        scenario: &gherkin::Scenario,
-        outcome: Outcome,
-    ) -> impl Future<Output = anyhow::Result<()>>;
+    fn teardown(&mut self, scenario: &gherkin::Scenario, outcome: Outcome) -> impl Future<Output = anyhow::Result<()>>;
 }
 
 /// Scenario counts of a finished run (dropped scenarios count as skipped) and its wall time.
@@ -219,16 +217,8 @@ impl RunSummary {
 /// The line CI reads: `harness: N passed, N failed, N skipped`.
 impl fmt::Display for RunSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self {
-            passed,
-            failed,
-            skipped,
-            ..
-        } = self;
-        write!(
-            f,
-            "harness: {passed} passed, {failed} failed, {skipped} skipped"
-        )
+        let Self { passed, failed, skipped, .. } = self;
+        write!(f, "harness: {passed} passed, {failed} failed, {skipped} skipped")
     }
 }
 
@@ -245,8 +235,7 @@ where
     if !opts.features_dir.exists() {
         bail!("no features at {}", opts.features_dir.display());
     }
-    fs::create_dir_all(&opts.reports_dir)
-        .with_context(|| format!("creating {}", opts.reports_dir.display()))?;
+    fs::create_dir_all(&opts.reports_dir).with_context(|| format!("creating {}", opts.reports_dir.display()))?;
     let create = |name| {
         let path = opts.reports_dir.join(name);
         File::create(&path).with_context(|| format!("creating {}", path.display()))
@@ -262,19 +251,14 @@ where
     let sources = Rc::new(RefCell::new(Sources::with_root(&opts.root)));
     let filter = scenario_filter(tags, opts.shard, opts.docker_available, Rc::clone(&sources));
     let allow_undefined = opts.allow_undefined_steps;
-    let undefined_fails =
-        move |f: &gherkin::Feature, r: Option<&gherkin::Rule>, s: &gherkin::Scenario| {
-            !allow_undefined && !all_tags(f, r, s).any(|t| t == ALLOW_SKIPPED)
-        };
+    let undefined_fails = move |f: &gherkin::Feature, r: Option<&gherkin::Rule>, s: &gherkin::Scenario| {
+        !allow_undefined && !all_tags(f, r, s).any(|t| t == ALLOW_SKIPPED)
+    };
     let writer = writer::Basic::raw(io::stdout(), Coloring::Auto, Verbosity::Default)
         .summarized()
         .tee::<W, _>(writer::JUnit::for_tee(junit, 0))
         .tee::<W, _>(writer::Json::for_tee(json))
-        .tee::<W, _>(
-            Timings::default()
-                .discard_stats_writes()
-                .discard_arbitrary_writes(),
-        )
+        .tee::<W, _>(Timings::default().discard_stats_writes().discard_arbitrary_writes())
         .normalized::<W>();
     let cucumber = W::cucumber()
         .with_writer(writer)
@@ -283,11 +267,7 @@ where
         .before(before_hook::<W>)
         .after(after_hook::<W>)
         .with_cli(cli::Opts::<_, _, _, cli::Empty>::default());
-    let cucumber = if opts.fail_fast {
-        cucumber.fail_fast()
-    } else {
-        cucumber
-    };
+    let cucumber = if opts.fail_fast { cucumber.fail_fast() } else { cucumber };
     // Dropping the writers closes junit.xml and cucumber.json before they are read back.
     drop(cucumber.filter_run(opts.features_dir.clone(), filter).await);
 
@@ -296,10 +276,7 @@ where
     let totals = report::finish(&opts.reports_dir, &sources, wall)?;
     let dropped: Vec<String> = sources.dropped().collect();
     if !dropped.is_empty() {
-        println!(
-            "harness: skipped {} scenario(s) because {NO_DOCKER}:",
-            dropped.len()
-        );
+        println!("harness: skipped {} scenario(s) because {NO_DOCKER}:", dropped.len());
         dropped.iter().for_each(|name| println!("  - {name}"));
     }
     let summary = RunSummary {
@@ -309,12 +286,7 @@ where
         wall,
     };
     let dir = opts.reports_dir.display();
-    println!(
-        "harness: reports in {dir}: {}, {}, {}",
-        report::JUNIT_XML,
-        report::CUCUMBER_JSON,
-        report::INDEX_HTML
-    );
+    println!("harness: reports in {dir}: {}, {}, {}", report::JUNIT_XML, report::CUCUMBER_JSON, report::INDEX_HTML);
     println!("harness: wall time {:.2} s", wall.as_secs_f64());
     println!("{summary}");
     Ok(summary)
@@ -322,11 +294,7 @@ where
 
 fn parse_tags(tags: Option<&str>) -> anyhow::Result<Option<TagOperation>> {
     let tags = tags.map(str::trim).filter(|t| !t.is_empty());
-    tags.map(|t| {
-        t.parse()
-            .map_err(|e| anyhow::anyhow!("invalid tag expression {t:?}: {e}"))
-    })
-    .transpose()
+    tags.map(|t| t.parse().map_err(|e| anyhow::anyhow!("invalid tag expression {t:?}: {e}"))).transpose()
 }
 
 /// Feature, rule and scenario tags together (cucumber merges them the same way), without `@`.
@@ -336,12 +304,7 @@ fn all_tags<'a>(
     scenario: &'a gherkin::Scenario,
 ) -> impl Iterator<Item = &'a str> + Clone {
     let rule_tags = rule.into_iter().flat_map(|r| &r.tags);
-    feature
-        .tags
-        .iter()
-        .chain(rule_tags)
-        .chain(&scenario.tags)
-        .map(|t| t.trim_start_matches('@'))
+    feature.tags.iter().chain(rule_tags).chain(&scenario.tags).map(|t| t.trim_start_matches('@'))
 }
 
 /// The one `filter_run` closure: the user's tag expression, then the Docker rule. It also
@@ -358,16 +321,11 @@ fn scenario_filter(
             return false;
         }
         let mut tags_here = all_tags(feature, rule, scenario);
-        if tags
-            .as_ref()
-            .is_some_and(|expr| !expr.eval(tags_here.clone()))
-        {
+        if tags.as_ref().is_some_and(|expr| !expr.eval(tags_here.clone())) {
             return false;
         }
         if !docker_available && tags_here.any(|t| t == REQUIRES_DOCKER) {
-            sources
-                .borrow_mut()
-                .record_dropped(feature, rule, scenario, NO_DOCKER);
+            sources.borrow_mut().record_dropped(feature, rule, scenario, NO_DOCKER);
             return false;
         }
         sources.borrow_mut().record(feature, rule, scenario);
@@ -402,9 +360,7 @@ fn after_hook<'a, W: ScenarioHooks>(
     let outcome = match finished {
         event::ScenarioFinished::StepPassed => Outcome::Passed,
         event::ScenarioFinished::StepSkipped => Outcome::Skipped,
-        event::ScenarioFinished::StepFailed(..) | event::ScenarioFinished::BeforeHookFailed(_) => {
-            Outcome::Failed
-        }
+        event::ScenarioFinished::StepFailed(..) | event::ScenarioFinished::BeforeHookFailed(_) => Outcome::Failed,
     };
     async move {
         let Some(world) = world else { return };
@@ -429,27 +385,12 @@ mod tests {
 
     #[test]
     fn args_override_only_what_was_given() {
-        let base = RunOptions {
-            tags: Some("@x".into()),
-            concurrency: 3,
-            ..RunOptions::new("f", "r")
-        };
-        let opts = RunArgs {
-            concurrency: Some(1),
-            ..RunArgs::default()
-        }
-        .apply(base);
-        assert_eq!(
-            (opts.tags.as_deref(), opts.concurrency, opts.fail_fast),
-            (Some("@x"), 1, false)
-        );
-        let parsed =
-            <RunArgs as clap::Parser>::try_parse_from(["bdd", "-t", "@a or @b", "--fail-fast"]);
+        let base = RunOptions { tags: Some("@x".into()), concurrency: 3, ..RunOptions::new("f", "r") };
+        let opts = RunArgs { concurrency: Some(1), ..RunArgs::default() }.apply(base);
+        assert_eq!((opts.tags.as_deref(), opts.concurrency, opts.fail_fast), (Some("@x"), 1, false));
+        let parsed = <RunArgs as clap::Parser>::try_parse_from(["bdd", "-t", "@a or @b", "--fail-fast"]);
         let opts = parsed.unwrap().apply(RunOptions::new("f", "r"));
-        assert_eq!(
-            (opts.tags.as_deref(), opts.fail_fast),
-            (Some("@a or @b"), true)
-        );
+        assert_eq!((opts.tags.as_deref(), opts.fail_fast), (Some("@a or @b"), true));
     }
 
     /// `harness run` embeds the same options in its own command line.
@@ -462,13 +403,9 @@ mod tests {
             #[arg(long)]
             cluster: Option<String>,
         }
-        let cli =
-            <HarnessRun as clap::Parser>::try_parse_from(["run", "-c", "2", "--cluster", "k3s"]);
+        let cli = <HarnessRun as clap::Parser>::try_parse_from(["run", "-c", "2", "--cluster", "k3s"]);
         let cli = cli.unwrap();
-        assert_eq!(
-            (cli.run.concurrency, cli.cluster.as_deref()),
-            (Some(2), Some("k3s"))
-        );
+        assert_eq!((cli.run.concurrency, cli.cluster.as_deref()), (Some(2), Some("k3s")));
     }
 
     #[test]
@@ -492,9 +429,8 @@ mod tests {
             let mut feature = gherkin::Feature::parse(&text, gherkin::GherkinEnv::default()).unwrap();
             feature.path = Some(PathBuf::from(format!("/x/features/f{f}.feature")));
             for scenario in &feature.scenarios {
-                let owners: Vec<usize> = (1..=count)
-                    .filter(|&index| Shard { index, count }.contains(&feature, scenario))
-                    .collect();
+                let owners: Vec<usize> =
+                    (1..=count).filter(|&index| Shard { index, count }.contains(&feature, scenario)).collect();
                 assert_eq!(owners.len(), 1, "{f}/{}: {owners:?}", scenario.name);
                 sizes[owners[0] - 1] += 1;
             }
@@ -505,12 +441,7 @@ mod tests {
 
     #[test]
     fn summary_line_is_what_ci_reads() {
-        let s = RunSummary {
-            passed: 14,
-            failed: 1,
-            skipped: 2,
-            wall: Duration::ZERO,
-        };
+        let s = RunSummary { passed: 14, failed: 1, skipped: 2, wall: Duration::ZERO };
         assert_eq!(s.to_string(), "harness: 14 passed, 1 failed, 2 skipped");
         assert!(!s.succeeded());
     }

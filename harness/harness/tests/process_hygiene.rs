@@ -38,7 +38,11 @@ fn sigkill_of_the_harness_leaves_no_control_plane_processes() {
 
     let deadline = Instant::now() + Duration::from_secs(10);
     while pids.iter().any(|&p| alive(p)) {
-        assert!(Instant::now() < deadline, "left running after SIGKILL: {:?}", pids.iter().filter(|&&p| alive(p)).collect::<Vec<_>>());
+        assert!(
+            Instant::now() < deadline,
+            "left running after SIGKILL: {:?}",
+            pids.iter().filter(|&&p| alive(p)).collect::<Vec<_>>()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

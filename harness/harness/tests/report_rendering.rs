@@ -25,15 +25,8 @@ struct Calculator {
 }
 
 impl ScenarioHooks for Calculator {
-    async fn teardown(
-        &mut self,
-        scenario: &cucumber::gherkin::Scenario,
-        outcome: Outcome,
-    ) -> anyhow::Result<()> {
-        TEARDOWNS
-            .lock()
-            .unwrap()
-            .push((scenario.name.clone(), outcome));
+    async fn teardown(&mut self, scenario: &cucumber::gherkin::Scenario, outcome: Outcome) -> anyhow::Result<()> {
+        TEARDOWNS.lock().unwrap().push((scenario.name.clone(), outcome));
         if scenario.tags.iter().any(|t| t == "teardown-fails") {
             anyhow::bail!("could not delete namespace calc-1");
         }
@@ -49,13 +42,7 @@ fn cleared(world: &mut Calculator) {
 #[given("these numbers:")]
 fn numbers(world: &mut Calculator, step: &Step) {
     let table = step.table.as_ref().expect("a data table");
-    world.numbers.extend(
-        table
-            .rows
-            .iter()
-            .skip(1)
-            .map(|row| row[0].parse::<i64>().unwrap()),
-    );
+    world.numbers.extend(table.rows.iter().skip(1).map(|row| row[0].parse::<i64>().unwrap()));
 }
 
 #[when("I write down:")]
@@ -75,23 +62,18 @@ fn fixtures() -> PathBuf {
 
 #[tokio::test]
 async fn runner_writes_junit_json_and_html_that_chromium_renders() {
-    let (reports, summary) =
-        run_fixtures("report-rendering", "not @wip and not @misconfigured").await;
+    let (reports, summary) = run_fixtures("report-rendering", "not @wip and not @misconfigured").await;
     assert_eq!(counts(&summary), (1, 1, 1), "{summary}");
     assert!(!summary.succeeded());
 
     let mut teardowns = TEARDOWNS.lock().unwrap().clone();
     // The misconfiguration test runs at the same time and tears down its own scenarios.
-    teardowns
-        .retain(|(name, _)| !["A step with a typo", "Cleanup that fails"].contains(&name.as_str()));
+    teardowns.retain(|(name, _)| !["A step with a typo", "Cleanup that fails"].contains(&name.as_str()));
     teardowns.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
         teardowns,
         [
-            (
-                "A wrong sum fails with a readable message".to_owned(),
-                Outcome::Failed
-            ),
+            ("A wrong sum fails with a readable message".to_owned(), Outcome::Failed),
             ("Adding a column of numbers".to_owned(), Outcome::Passed),
         ],
         "teardown runs after every scenario that ran, pass or fail"
@@ -100,43 +82,19 @@ async fn runner_writes_junit_json_and_html_that_chromium_renders() {
     let junit = std::fs::read_to_string(reports.join(report::JUNIT_XML)).unwrap();
     assert_eq!(junit.matches("<testcase").count(), 3, "{junit}");
     assert_eq!(junit.matches("<failure").count(), 1, "{junit}");
-    assert!(
-        junit.contains("<skipped message=\"no Docker engine"),
-        "the dropped scenario is in JUnit: {junit}"
-    );
-    assert!(
-        junit.contains("the sum of [2, 2]"),
-        "the step error is in JUnit: {junit}"
-    );
+    assert!(junit.contains("<skipped message=\"no Docker engine"), "the dropped scenario is in JUnit: {junit}");
+    assert!(junit.contains("the sum of [2, 2]"), "the step error is in JUnit: {junit}");
 
     let json = std::fs::read_to_string(reports.join(report::CUCUMBER_JSON)).unwrap();
-    assert!(
-        json.contains("\"doc_string\"") && json.contains("\"rows\""),
-        "enriched JSON"
-    );
+    assert!(json.contains("\"doc_string\"") && json.contains("\"rows\""), "enriched JSON");
 
     let dom = chromium_dom(&reports.join(report::INDEX_HTML)).await;
-    for name in [
-        "Arithmetic on a tiny calculator",
-        "Scenarios that need a container engine",
-    ] {
-        assert!(
-            dom.contains(name),
-            "feature {name:?} missing from the rendered page:\n{dom}"
-        );
+    for name in ["Arithmetic on a tiny calculator", "Scenarios that need a container engine"] {
+        assert!(dom.contains(name), "feature {name:?} missing from the rendered page:\n{dom}");
     }
-    assert!(
-        !dom.contains("Work in progress"),
-        "scenarios filtered out by tags are not shown"
-    );
-    assert!(
-        dom.contains("1 failed") && dom.contains("no Docker engine"),
-        "{dom}"
-    );
-    assert!(
-        dom.contains("five, written &lt;down&gt;"),
-        "doc strings are shown, escaped"
-    );
+    assert!(!dom.contains("Work in progress"), "scenarios filtered out by tags are not shown");
+    assert!(dom.contains("1 failed") && dom.contains("no Docker engine"), "{dom}");
+    assert!(dom.contains("five, written &lt;down&gt;"), "doc strings are shown, escaped");
 }
 
 #[tokio::test]
@@ -145,29 +103,17 @@ async fn undefined_steps_and_failed_teardowns_fail_the_scenario_everywhere() {
     assert_eq!(counts(&summary), (0, 2, 0), "{summary}");
     let junit = std::fs::read_to_string(reports.join(report::JUNIT_XML)).unwrap();
     assert_eq!(junit.matches("<failure").count(), 2, "{junit}");
-    assert!(
-        junit.contains("could not delete namespace calc-1"),
-        "{junit}"
-    );
+    assert!(junit.contains("could not delete namespace calc-1"), "{junit}");
     let html = std::fs::read_to_string(reports.join(report::INDEX_HTML)).unwrap();
-    assert!(
-        html.contains("After hook failed") && html.contains("could not delete namespace"),
-        "{html}"
-    );
+    assert!(html.contains("After hook failed") && html.contains("could not delete namespace"), "{html}");
 }
 
 #[tokio::test]
 async fn a_bad_tag_expression_or_missing_features_is_an_error_not_a_run() {
     let reports = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-rendering-unused");
-    let bad_tags = RunOptions {
-        tags: Some("@a and and".into()),
-        ..RunOptions::new(fixtures(), &reports)
-    };
+    let bad_tags = RunOptions { tags: Some("@a and and".into()), ..RunOptions::new(fixtures(), &reports) };
     let err = runner::run::<Calculator>(bad_tags).await.unwrap_err();
-    assert!(
-        err.to_string().contains("invalid tag expression"),
-        "{err:#}"
-    );
+    assert!(err.to_string().contains("invalid tag expression"), "{err:#}");
     let missing = RunOptions::new(fixtures().join("nope"), &reports);
     assert!(runner::run::<Calculator>(missing).await.is_err());
 }
@@ -183,9 +129,7 @@ async fn run_fixtures(dir: &str, tags: &str) -> (PathBuf, RunSummary) {
         docker_available: false,
         ..RunOptions::new(fixtures(), &reports)
     };
-    let summary = runner::run::<Calculator>(opts)
-        .await
-        .expect("the run happens");
+    let summary = runner::run::<Calculator>(opts).await.expect("the run happens");
     (reports, summary)
 }
 
@@ -195,10 +139,7 @@ fn counts(summary: &RunSummary) -> (usize, usize, usize) {
 
 /// The page as headless Chromium renders it (`--dump-dom` prints the DOM after load).
 async fn chromium_dom(page: &Path) -> String {
-    let Some(chromium) = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|b| on_path(b))
-    else {
+    let Some(chromium) = ["chromium", "chromium-browser"].into_iter().find(|b| on_path(b)) else {
         panic!(
             "headless Chromium is required for this test and was not found on PATH: \
              install it with `apt-get install -y chromium` (CI installs it)"
@@ -206,18 +147,8 @@ async fn chromium_dom(page: &Path) -> String {
     };
     let profile = tempfile::tempdir().unwrap();
     let run = tokio::process::Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-        ])
-        .args([
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg("--dump-dom")
         .arg(format!("file://{}", page.display()))
@@ -239,6 +170,5 @@ async fn chromium_dom(page: &Path) -> String {
 }
 
 fn on_path(binary: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(binary).is_file()))
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(binary).is_file()))
 }

@@ -11,9 +11,9 @@ use crate::configmap_cache::ConfigMapStore;
 use crate::dataplane_client::DataplaneClient;
 use crate::http_client::{self, HttpError};
 use crate::metrics::Metrics;
-use crate::refresh_cycle::{policy_engine_filler, RefreshCycle, RefreshState};
+use crate::refresh_cycle::{RefreshCycle, RefreshState, policy_engine_filler};
 use crate::reporting::Reporter;
-use crate::server::{router, ServerState};
+use crate::server::{ServerState, router};
 use crate::token::TokenSource;
 use crate::triggers::CycleLoop;
 use crate::webhook_client::WebhookClient;
@@ -53,7 +53,9 @@ pub async fn kube_client(path: Option<&std::path::Path>) -> Result<kube::Client,
     let config = match path {
         Some(p) => {
             let kc = kube::config::Kubeconfig::read_from(p).map_err(|e| err(&e))?;
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await.map_err(|e| err(&e))?
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| err(&e))?
         }
         None => kube::Config::infer().await.map_err(|e| err(&e))?,
     };
@@ -66,14 +68,25 @@ pub async fn start(cfg: Config) -> Result<AgentHandle, StartError> {
     let metrics = Arc::new(Metrics::default());
     let retry = RetryPolicy::new(6, Duration::from_millis(200), cfg.retry_cap);
     let dp_http = http_client::build(cfg.dataplane_ca_file.as_deref(), cfg.http_timeout, true)?;
-    let token = Arc::new(TokenSource::new(dp_http.clone(), &cfg.dataplane_endpoint, &cfg.client_id, &cfg.client_secret, retry));
+    let token =
+        Arc::new(TokenSource::new(dp_http.clone(), &cfg.dataplane_endpoint, &cfg.client_id, &cfg.client_secret, retry));
     let dataplane = Arc::new(DataplaneClient::new(dp_http, &cfg.dataplane_endpoint, &cfg.resource_id, token, retry));
     let wh_http = http_client::build(cfg.webhook_ca_file.as_deref(), cfg.http_timeout, true)?;
-    let webhook = WebhookClient::new(wh_http, &cfg.webhook_url, RetryPolicy::new(3, Duration::from_millis(200), Duration::from_secs(2)));
+    let webhook = WebhookClient::new(
+        wh_http,
+        &cfg.webhook_url,
+        RetryPolicy::new(3, Duration::from_millis(200), Duration::from_secs(2)),
+    );
     let store = ConfigMapStore::new(kube_client(cfg.kubeconfig.as_deref()).await?, &cfg.policy_namespace);
 
     let refresh_state = Arc::new(RefreshState::default());
-    let refresh = Arc::new(RefreshCycle::new(dataplane.clone(), store, policy_engine_filler(), refresh_state.clone(), metrics.clone()));
+    let refresh = Arc::new(RefreshCycle::new(
+        dataplane.clone(),
+        store,
+        policy_engine_filler(),
+        refresh_state.clone(),
+        metrics.clone(),
+    ));
     let report_retry = RetryPolicy::new(10, Duration::from_millis(200), cfg.retry_cap);
     let reporter = Reporter::new(dataplane.clone(), report_retry, cfg.report_queue_capacity, metrics.clone());
     let audit = Arc::new(AuditCycle::new(dataplane, webhook, refresh_state, reporter, metrics.clone()));
@@ -88,7 +101,9 @@ pub async fn start(cfg: Config) -> Result<AgentHandle, StartError> {
     if let Some(path) = &cfg.addr_file {
         // Write then rename, so a reader never sees a half-written address.
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, addr.to_string()).and_then(|_| std::fs::rename(&tmp, path)).map_err(StartError::AddrFile)?;
+        std::fs::write(&tmp, addr.to_string())
+            .and_then(|_| std::fs::rename(&tmp, path))
+            .map_err(StartError::AddrFile)?;
     }
     tracing::info!(%addr, namespace = %cfg.policy_namespace, cluster = %cfg.resource_id, "policy-agent listening");
     let app = router(ServerState { metrics: metrics.clone(), refresh: refresh.clone(), audit: audit.clone() });

@@ -57,24 +57,30 @@ pub fn build_report(
     };
     for v in audit {
         let r = &v.resource;
-        add(&v.id, Violation {
-            kind: r.kind.clone(),
-            namespace: r.namespace.clone(),
-            name: r.name.clone(),
-            message: v.resolution.message.clone(),
-            source: ViolationSource::Audit,
-        });
+        add(
+            &v.id,
+            Violation {
+                kind: r.kind.clone(),
+                namespace: r.namespace.clone(),
+                name: r.name.clone(),
+                message: v.resolution.message.clone(),
+                source: ViolationSource::Audit,
+            },
+        );
     }
     for d in denials {
         for v in &d.violations {
             let r = &d.resource;
-            add(&v.id, Violation {
-                kind: r.kind.clone(),
-                namespace: r.namespace.clone(),
-                name: r.name.clone(),
-                message: v.message.clone(),
-                source: ViolationSource::Admission,
-            });
+            add(
+                &v.id,
+                Violation {
+                    kind: r.kind.clone(),
+                    namespace: r.namespace.clone(),
+                    name: r.name.clone(),
+                    message: v.message.clone(),
+                    source: ViolationSource::Admission,
+                },
+            );
         }
     }
     let active: BTreeSet<String> = index.keys().cloned().collect();
@@ -89,7 +95,11 @@ pub fn build_report(
             .zip(per)
             .map(|(a, set)| AssignmentCompliance {
                 assignment_id: a.assignment_id.clone(),
-                compliance_state: if set.is_empty() { ComplianceState::Compliant } else { ComplianceState::NonCompliant },
+                compliance_state: if set.is_empty() {
+                    ComplianceState::Compliant
+                } else {
+                    ComplianceState::NonCompliant
+                },
                 violations: set.into_iter().collect(),
             })
             .collect(),
@@ -143,8 +153,7 @@ impl AuditCycle {
             Ok(a) => a,
             Err(e) => {
                 self.metrics.error(e.op());
-                let known = self.refresh_state.assignments().ok_or(e)
-                    .map_err(AuditCycleError::Assignments)?;
+                let known = self.refresh_state.assignments().ok_or(e).map_err(AuditCycleError::Assignments)?;
                 tracing::warn!("assignments unavailable; auditing against the last refreshed list");
                 known
             }
@@ -159,7 +168,11 @@ impl AuditCycle {
         let since = reporter.acked_cursor();
         let mut denials = self.webhook.denials(since).await.map_err(webhook_err)?;
         if denials.next < since {
-            tracing::warn!(since, next = denials.next, "denials cursor went backwards: webhook restarted; reading from 0");
+            tracing::warn!(
+                since,
+                next = denials.next,
+                "denials cursor went backwards: webhook restarted; reading from 0"
+            );
             reporter.reset_cursor();
             denials = self.webhook.denials(0).await.map_err(webhook_err)?;
         }
@@ -196,7 +209,8 @@ impl Cycle for AuditCycle {
 
     async fn run(&self, cycle: u64) -> Result<String, String> {
         let (report, flushed) = self.audit(cycle).await.map_err(|e| e.to_string())?;
-        let non_compliant = report.assignments.iter().filter(|a| a.compliance_state == ComplianceState::NonCompliant).count();
+        let non_compliant =
+            report.assignments.iter().filter(|a| a.compliance_state == ComplianceState::NonCompliant).count();
         let violations: usize = report.assignments.iter().map(|a| a.violations.len()).sum();
         Ok(format!(
             "assignments={} noncompliant={non_compliant} violations={violations} report_id={} acked={}",
@@ -228,8 +242,16 @@ mod tests {
         let a1 = "/subscriptions/s/providers/Microsoft.Authorization/policyAssignments/a1";
         let a2 = "/subscriptions/s/providers/Microsoft.Authorization/policyAssignments/a2";
         let audit = vec![
-            AuditViolation { id: a1.to_uppercase(), resource: res("pods", "team", "p1"), resolution: Resolution { message: "m1".into() } },
-            AuditViolation { id: "/gone".into(), resource: res("pods", "team", "p2"), resolution: Resolution { message: "x".into() } },
+            AuditViolation {
+                id: a1.to_uppercase(),
+                resource: res("pods", "team", "p1"),
+                resolution: Resolution { message: "m1".into() },
+            },
+            AuditViolation {
+                id: "/gone".into(),
+                resource: res("pods", "team", "p2"),
+                resolution: Resolution { message: "x".into() },
+            },
         ];
         let denials = vec![Denial {
             seq: 4,
@@ -237,7 +259,10 @@ mod tests {
             uid: "u".into(),
             operation: "CREATE".into(),
             resource: res("pods", "team", "p3"),
-            violations: vec![DeniedViolation { id: a1.into(), message: "m3".into() }, DeniedViolation { id: a1.into(), message: "m3".into() }],
+            violations: vec![
+                DeniedViolation { id: a1.into(), message: "m3".into() },
+                DeniedViolation { id: a1.into(), message: "m3".into() },
+            ],
         }];
         let errors = vec![
             RefreshError { assignment_id: a2.into(), message: "download failed".into() },

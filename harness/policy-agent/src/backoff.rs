@@ -69,7 +69,11 @@ pub trait Retryable {
 
 /// Runs `attempt` until it succeeds, fails permanently, or `policy.attempts` are used up; returns the
 /// last error then. `on_retry` sees each retryable failure (for logs and metrics).
-pub async fn retry<T, E, F, Fut>(policy: RetryPolicy, mut attempt: F, mut on_retry: impl FnMut(&E, Duration)) -> Result<T, E>
+pub async fn retry<T, E, F, Fut>(
+    policy: RetryPolicy,
+    mut attempt: F,
+    mut on_retry: impl FnMut(&E, Duration),
+) -> Result<T, E>
 where
     E: Retryable,
     F: FnMut() -> Fut,

@@ -86,8 +86,19 @@ mod tests {
 
     #[test]
     fn intervals_parse_humantime_and_default_to_five_minutes() {
-        let base = ["policy-agent", "--dataplane-endpoint", "http://x", "--resource-id", "/s/c",
-            "--client-id", "c", "--client-secret", "s", "--webhook-url", "https://w"];
+        let base = [
+            "policy-agent",
+            "--dataplane-endpoint",
+            "http://x",
+            "--resource-id",
+            "/s/c",
+            "--client-id",
+            "c",
+            "--client-secret",
+            "s",
+            "--webhook-url",
+            "https://w",
+        ];
         let c = Config::try_parse_from(base).unwrap();
         assert_eq!(c.refresh_interval, Duration::from_secs(300));
         assert_eq!(c.audit_interval, Duration::from_secs(300));

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use contracts::EnforcementMode;
 use contracts::policy_configmaps::{enforcement_annotation, enforcement_mode, is_policy};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
 use kube::Api;
+use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
 use sha2::{Digest, Sha256};
 
 /// The data key kube-mgmt loads (policy id `<ns>/<name>/policy.rego`).
@@ -235,7 +235,13 @@ mod tests {
     }
 
     fn entry(enforcement_mode: EnforcementMode) -> PolicyEntry {
-        PolicyEntry { assignment_id: ID.into(), assignment_name: "a1".into(), definition_id: "/d".into(), enforcement_mode, rego: "package x".into() }
+        PolicyEntry {
+            assignment_id: ID.into(),
+            assignment_name: "a1".into(),
+            definition_id: "/d".into(),
+            enforcement_mode,
+            rego: "package x".into(),
+        }
     }
 
     #[test]

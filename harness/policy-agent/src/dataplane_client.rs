@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use contracts::dataplane::{Assignment, AssignmentList, ComplianceReport, ReportAck};
 
-use crate::backoff::{retry, RetryPolicy};
-use crate::http_client::{is_unauthorized, send_json, send_text, HttpError};
+use crate::backoff::{RetryPolicy, retry};
+use crate::http_client::{HttpError, is_unauthorized, send_json, send_text};
 use crate::token::TokenSource;
 
 /// Talks to azure-sim's dataplane for one cluster.
@@ -20,7 +20,13 @@ pub struct DataplaneClient {
 }
 
 impl DataplaneClient {
-    pub fn new(http: reqwest::Client, base: &str, cluster_id: &str, token: Arc<TokenSource>, retry: RetryPolicy) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        base: &str,
+        cluster_id: &str,
+        token: Arc<TokenSource>,
+        retry: RetryPolicy,
+    ) -> Self {
         Self { http, base: base.trim_end_matches('/').to_string(), cluster_id: cluster_id.to_string(), token, retry }
     }
 
@@ -37,12 +43,8 @@ impl DataplaneClient {
         let mut url = reqwest::Url::parse(&format!("{}/dataplane/v1/assignments", self.base))
             .map_err(|e| HttpError::Setup(format!("dataplane endpoint: {e}")))?;
         url.query_pairs_mut().append_pair("clusterId", &self.cluster_id);
-        let list: AssignmentList = retry(
-            self.retry,
-            || self.authorized("assignments", |http| http.get(url.clone())),
-            log_retry,
-        )
-        .await?;
+        let list: AssignmentList =
+            retry(self.retry, || self.authorized("assignments", |http| http.get(url.clone())), log_retry).await?;
         Ok(list.assignments)
     }
 
@@ -55,10 +57,8 @@ impl DataplaneClient {
     /// queue of unacknowledged reports.
     pub async fn post_report_once(&self, report: &ComplianceReport) -> Result<ReportAck, HttpError> {
         let url = format!("{}/dataplane/v1/reports", self.base);
-        self.authorized("report", |http| {
-            http.post(&url).header("Idempotency-Key", &report.report_id).json(report)
-        })
-        .await
+        self.authorized("report", |http| http.post(&url).header("Idempotency-Key", &report.report_id).json(report))
+            .await
     }
 
     async fn authorized<T: serde::de::DeserializeOwned>(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
-use crate::backoff::{parse_retry_after, Retryable};
+use crate::backoff::{Retryable, parse_retry_after};
 
 /// A failed HTTP exchange. `op` names the call ("token", "assignments", "report", …) for logs.
 #[derive(Debug, thiserror::Error)]
@@ -84,11 +84,8 @@ pub fn build(ca_file: Option<&Path>, timeout: Duration, pooled: bool) -> Result<
 pub async fn send_text(op: &'static str, req: reqwest::RequestBuilder) -> Result<String, HttpError> {
     let resp = req.send().await.map_err(|source| HttpError::Transport { op, source })?;
     let status = resp.status();
-    let retry_after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
+    let retry_after =
+        resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
     let body = resp.text().await.map_err(|source| HttpError::Transport { op, source })?;
     if status.is_success() {
         Ok(body)

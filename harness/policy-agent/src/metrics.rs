@@ -2,8 +2,8 @@
 //! the agent exports a dozen numbers, which does not justify a metrics framework in a 32 MiB budget.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;

@@ -91,7 +91,13 @@ pub struct RefreshCycle {
 }
 
 impl RefreshCycle {
-    pub fn new(dataplane: Arc<DataplaneClient>, store: ConfigMapStore, fill: FillFn, state: Arc<RefreshState>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        dataplane: Arc<DataplaneClient>,
+        store: ConfigMapStore,
+        fill: FillFn,
+        state: Arc<RefreshState>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self { dataplane, store, fill, last_good: Mutex::new(LastGoodCache::default()), state, metrics }
     }
 

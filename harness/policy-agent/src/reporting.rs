@@ -11,12 +11,12 @@
 //! the next report carries them again.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use contracts::dataplane::{ComplianceReport, ReportAck};
 
-use crate::backoff::{retry, RetryPolicy};
+use crate::backoff::{RetryPolicy, retry};
 use crate::dataplane_client::DataplaneClient;
 use crate::http_client::HttpError;
 use crate::metrics::Metrics;

@@ -33,13 +33,19 @@ impl ServerState {
 pub fn router(state: ServerState) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(|State(s): State<ServerState>| async move {
-            ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render())
-        }))
+        .route(
+            "/metrics",
+            get(|State(s): State<ServerState>| async move {
+                ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render())
+            }),
+        )
         .route("/status", get(|State(s): State<ServerState>| async move { Json(s.metrics.status()) }));
     // `POST /trigger/refresh` and `POST /trigger/audit`; any other cycle name is 404.
     for cycle in Cycle::ALL {
-        router = router.route(&cycle.trigger_path(), post(move |State(s): State<ServerState>| async move { trigger(s.loop_for(cycle)).await }));
+        router = router.route(
+            &cycle.trigger_path(),
+            post(move |State(s): State<ServerState>| async move { trigger(s.loop_for(cycle)).await }),
+        );
     }
     router.with_state(state)
 }
@@ -49,7 +55,8 @@ pub fn router(state: ServerState) -> Router {
 async fn trigger(lp: &CycleLoop) -> axum::response::Response {
     match lp.trigger().await {
         Some(outcome) => (StatusCode::OK, Json(outcome)).into_response(),
-        None => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"ok": false, "error": "loop stopped"}))).into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"ok": false, "error": "loop stopped"})))
+            .into_response(),
     }
 }
 
@@ -81,7 +88,8 @@ mod tests {
         let metrics = Arc::new(Metrics::default());
         let idle = Duration::from_secs(3600);
         let spawn = |cycle| CycleLoop::spawn(Arc::new(Fake(cycle)), idle, idle, metrics.clone());
-        let state = ServerState { metrics: metrics.clone(), refresh: spawn(Cycle::Refresh), audit: spawn(Cycle::Audit) };
+        let state =
+            ServerState { metrics: metrics.clone(), refresh: spawn(Cycle::Refresh), audit: spawn(Cycle::Audit) };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router(state)).await });
@@ -94,6 +102,9 @@ mod tests {
             assert_eq!(metrics.cycle_stats(cycle).last_summary.as_deref(), Some(format!("kind={cycle}").as_str()));
         }
         assert_eq!(http.post(format!("{base}/trigger/scan")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
-        assert_eq!(http.get(format!("{base}/trigger/audit")).send().await.unwrap().status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            http.get(format!("{base}/trigger/audit")).send().await.unwrap().status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
     }
 }

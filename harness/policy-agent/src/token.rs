@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use crate::backoff::{retry, RetryPolicy};
-use crate::http_client::{form_encode, send_json, HttpError};
+use crate::backoff::{RetryPolicy, retry};
+use crate::http_client::{HttpError, form_encode, send_json};
 
 /// The audience ARM tokens are issued for (what `az` asks for too).
 pub const ARM_RESOURCE: &str = "https://management.core.windows.net/";
@@ -50,7 +50,13 @@ pub struct TokenSource {
 }
 
 impl TokenSource {
-    pub fn new(http: reqwest::Client, endpoint: &str, client_id: &str, client_secret: &str, retry: RetryPolicy) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        endpoint: &str,
+        client_id: &str,
+        client_secret: &str,
+        retry: RetryPolicy,
+    ) -> Self {
         Self {
             http,
             token_url: format!("{}/adfs/oauth2/token", endpoint.trim_end_matches('/')),
@@ -70,9 +76,13 @@ impl TokenSource {
         {
             return Ok(token.clone());
         }
-        let fresh = retry(self.retry, || self.fetch(), |e, wait| {
-            tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "token request failed; retrying");
-        })
+        let fresh = retry(
+            self.retry,
+            || self.fetch(),
+            |e, wait| {
+                tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "token request failed; retrying");
+            },
+        )
         .await?;
         let lifetime = Duration::from_secs(fresh.expires_in.unwrap_or(3600));
         let renew_at = Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN.min(lifetime / 2));

@@ -79,8 +79,14 @@ async fn run_one<C: Cycle>(cycle: &C, metrics: &Metrics) -> CycleOutcome {
     let ms = started.elapsed().as_millis() as u64;
     let n = metrics.record_cycle(kind, &result, ms);
     match &result {
-        Ok(summary) => tracing::info!(kind = kind.as_str(), "{} cycle completed cycle={n} {summary} duration_ms={ms}", kind.as_str()),
-        Err(e) => tracing::warn!(kind = kind.as_str(), "{} cycle failed cycle={n} duration_ms={ms} error={e}", kind.as_str()),
+        Ok(summary) => tracing::info!(
+            kind = kind.as_str(),
+            "{} cycle completed cycle={n} {summary} duration_ms={ms}",
+            kind.as_str()
+        ),
+        Err(e) => {
+            tracing::warn!(kind = kind.as_str(), "{} cycle failed cycle={n} duration_ms={ms} error={e}", kind.as_str())
+        }
     }
     CycleOutcome { cycle: n, ok: result.is_ok(), error: result.err() }
 }

@@ -3,8 +3,8 @@
 
 use contracts::webhook::{AuditResponse, DenialPage};
 
-use crate::backoff::{retry, RetryPolicy};
-use crate::http_client::{send_json, HttpError};
+use crate::backoff::{RetryPolicy, retry};
+use crate::http_client::{HttpError, send_json};
 
 pub struct WebhookClient {
     http: reqwest::Client,

@@ -11,10 +11,10 @@ use azure_sim::{Fault, FaultRule};
 use contracts::dataplane::ComplianceState;
 use policy_agent::audit_cycle::AuditCycle;
 use policy_agent::backoff::RetryPolicy;
-use policy_agent::configmap_cache::{configmap_name, ConfigMapStore, DATA_KEY};
+use policy_agent::configmap_cache::{ConfigMapStore, DATA_KEY, configmap_name};
 use policy_agent::http_client;
 use policy_agent::metrics::Metrics;
-use policy_agent::refresh_cycle::{policy_engine_filler, RefreshCycle, RefreshState};
+use policy_agent::refresh_cycle::{RefreshCycle, RefreshState, policy_engine_filler};
 use policy_agent::reporting::Reporter;
 use policy_agent::webhook_client::WebhookClient;
 use support::azure_world::{AzureWorld, PRIVILEGE};
@@ -33,7 +33,13 @@ async fn assignment_lifecycle_and_failed_download_against_azure_sim_and_the_clus
     let dp = w.dataplane(Duration::from_secs(5), true, retry);
     let state = Arc::new(RefreshState::default());
     let metrics = Arc::new(Metrics::default());
-    let refresh = RefreshCycle::new(dp.clone(), ConfigMapStore::new(client.clone(), NS), policy_engine_filler(), state.clone(), metrics.clone());
+    let refresh = RefreshCycle::new(
+        dp.clone(),
+        ConfigMapStore::new(client.clone(), NS),
+        policy_engine_filler(),
+        state.clone(),
+        metrics.clone(),
+    );
 
     // An assignment appears as a ConfigMap after one cycle, with the assignment id filled in.
     let id = w.assign("no-privileged", PRIVILEGE).await;

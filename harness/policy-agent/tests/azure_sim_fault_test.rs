@@ -37,7 +37,8 @@ async fn fifty_audit_cycles_against_azure_sim_faults_lose_and_duplicate_nothing(
     let metrics = Arc::new(Metrics::default());
     let reporter = Reporter::new(dp.clone(), retry, 64, metrics.clone());
     let webhook = WebhookClient::new(http_client::build(None, Duration::from_secs(3), true).unwrap(), &wh.uri(), retry);
-    let audit = AuditCycle::new(dp, webhook, Arc::new(RefreshState::default()), reporter, metrics.clone()).with_history();
+    let audit =
+        AuditCycle::new(dp, webhook, Arc::new(RefreshState::default()), reporter, metrics.clone()).with_history();
 
     let faults = sim.faults();
     let mut failed = 0;
@@ -65,13 +66,18 @@ async fn fifty_audit_cycles_against_azure_sim_faults_lose_and_duplicate_nothing(
     for r in &held {
         per_cycle.entry(r.cycle).or_default().push(r);
     }
-    let same = |g: &ComplianceReport, h: &ComplianceReport| g.report_id == h.report_id && g.assignments == h.assignments && g.cluster_id.eq_ignore_ascii_case(&h.cluster_id);
-    let lost = generated.iter().filter(|g| !per_cycle.get(&g.cycle).is_some_and(|v| v.iter().any(|h| same(g, h)))).count();
+    let same = |g: &ComplianceReport, h: &ComplianceReport| {
+        g.report_id == h.report_id && g.assignments == h.assignments && g.cluster_id.eq_ignore_ascii_case(&h.cluster_id)
+    };
+    let lost =
+        generated.iter().filter(|g| !per_cycle.get(&g.cycle).is_some_and(|v| v.iter().any(|h| same(g, h)))).count();
     let duplicated: usize = per_cycle.values().map(|v| v.len().saturating_sub(1)).sum();
     println!("fault-test: cycles={} lost={lost} duplicated={duplicated}", generated.len());
-    println!("fault-test details (azure-sim): cycles whose report waited for a later cycle={failed} report attempts={} acked-as-duplicate={}",
+    println!(
+        "fault-test details (azure-sim): cycles whose report waited for a later cycle={failed} report attempts={} acked-as-duplicate={}",
         metrics.report_attempts.load(std::sync::atomic::Ordering::Relaxed),
-        metrics.reports_acked_as_duplicate.load(std::sync::atomic::Ordering::Relaxed));
+        metrics.reports_acked_as_duplicate.load(std::sync::atomic::Ordering::Relaxed)
+    );
     assert_eq!(generated.len() as u64, CYCLES);
     assert_eq!(held.len() as u64, CYCLES);
     assert_eq!((lost, duplicated), (0, 0));

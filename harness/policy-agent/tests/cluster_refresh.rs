@@ -7,12 +7,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{ListParams, ObjectMeta, PostParams};
 use kube::Api;
-use policy_agent::configmap_cache::{configmap_name, ConfigMapStore, ANNOTATION_ASSIGNMENT, ANNOTATION_DEFINITION, DATA_KEY};
+use kube::api::{ListParams, ObjectMeta, PostParams};
+use policy_agent::configmap_cache::{
+    ANNOTATION_ASSIGNMENT, ANNOTATION_DEFINITION, ConfigMapStore, DATA_KEY, configmap_name,
+};
 use policy_agent::metrics::Metrics;
 use policy_agent::refresh_cycle::{FillFn, RefreshCycle, RefreshState};
-use support::fake_dataplane::{assignment_id, rego, FakeDataplane};
+use support::fake_dataplane::{FakeDataplane, assignment_id, rego};
 use support::*;
 
 /// Test filler: the textual `{{AzurePolicyID}}` substitution (policy-engine's own tests cover the rest).
@@ -20,7 +22,11 @@ fn filler() -> FillFn {
     Arc::new(|rego, id, _| Ok(rego.replace("{{AzurePolicyID}}", id)))
 }
 
-fn refresh_cycle(dp: &FakeDataplane, client: &kube::Client, ns: &str) -> (RefreshCycle, Arc<RefreshState>, Arc<Metrics>) {
+fn refresh_cycle(
+    dp: &FakeDataplane,
+    client: &kube::Client,
+    ns: &str,
+) -> (RefreshCycle, Arc<RefreshState>, Arc<Metrics>) {
     let state = Arc::new(RefreshState::default());
     let metrics = Arc::new(Metrics::default());
     let store = ConfigMapStore::new(client.clone(), ns);
@@ -34,9 +40,15 @@ fn client_for(dp: &FakeDataplane) -> Arc<policy_agent::dataplane_client::Datapla
 
 /// Policy ConfigMaps by name → Rego (the control plane's `kube-root-ca.crt` is left out).
 async fn policies(api: &Api<ConfigMap>) -> BTreeMap<String, String> {
-    api.list(&ListParams::default()).await.unwrap().items.into_iter()
+    api.list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
         .filter(|cm| cm.metadata.name.as_deref().is_some_and(contracts::policy_configmaps::is_policy))
-        .map(|cm| (cm.metadata.name.clone().unwrap(), cm.data.unwrap_or_default().get(DATA_KEY).cloned().unwrap_or_default()))
+        .map(|cm| {
+            (cm.metadata.name.clone().unwrap(), cm.data.unwrap_or_default().get(DATA_KEY).cloned().unwrap_or_default())
+        })
         .collect()
 }
 
@@ -59,7 +71,10 @@ async fn assignments_become_configmaps_and_the_namespace_is_reset_each_cycle() {
     let n1 = configmap_name("a1", &assignment_id("a1"));
     let n2 = configmap_name("My_Policy.2", &assignment_id("My_Policy.2"));
     assert!(n2.starts_with("azurepolicy-my-policy-2-"));
-    assert_eq!(policies(&api).await, BTreeMap::from([(n1.clone(), filled("a1", 1)), (n2.clone(), filled("My_Policy.2", 1))]));
+    assert_eq!(
+        policies(&api).await,
+        BTreeMap::from([(n1.clone(), filled("a1", 1)), (n2.clone(), filled("My_Policy.2", 1))])
+    );
     let cm = api.get(&n1).await.unwrap();
     let labels = cm.metadata.labels.unwrap();
     assert_eq!(labels["openpolicyagent.org/policy"], "rego");
@@ -72,10 +87,14 @@ async fn assignments_become_configmaps_and_the_namespace_is_reset_each_cycle() {
     let mut edited = api.get(&n1).await.unwrap();
     edited.data = Some(BTreeMap::from([(DATA_KEY.to_string(), "package hacked".to_string())]));
     api.replace(&n1, &PostParams::default(), &edited).await.unwrap();
-    let extra = ConfigMap { metadata: ObjectMeta { name: Some("extra".into()), ..Default::default() }, ..Default::default() };
+    let extra =
+        ConfigMap { metadata: ObjectMeta { name: Some("extra".into()), ..Default::default() }, ..Default::default() };
     api.create(&PostParams::default(), &extra).await.unwrap();
     cycle.refresh().await.unwrap();
-    assert_eq!(policies(&api).await, BTreeMap::from([(n1.clone(), filled("a1", 1)), (n2.clone(), filled("My_Policy.2", 1))]));
+    assert_eq!(
+        policies(&api).await,
+        BTreeMap::from([(n1.clone(), filled("a1", 1)), (n2.clone(), filled("My_Policy.2", 1))])
+    );
 
     // A removed (or Disabled: the dataplane leaves it out) assignment disappears in one cycle.
     dp.set_assignments(&["a1"]);
@@ -84,7 +103,11 @@ async fn assignments_become_configmaps_and_the_namespace_is_reset_each_cycle() {
     dp.set_assignments(&[]);
     cycle.refresh().await.unwrap();
     assert!(policies(&api).await.is_empty());
-    assert_eq!(metrics.cycle_stats(policy_agent::metrics::CycleKind::Refresh).cycles, 0, "refresh() alone does not count loop cycles");
+    assert_eq!(
+        metrics.cycle_stats(policy_agent::metrics::CycleKind::Refresh).cycles,
+        0,
+        "refresh() alone does not count loop cycles"
+    );
 }
 
 #[tokio::test]
@@ -145,7 +168,8 @@ async fn unreachable_dataplane_leaves_the_cluster_untouched() {
     let before = policies(&api).await;
     let store = ConfigMapStore::new(client.clone(), "pa-refresh-outage");
     let dead = support::client("http://127.0.0.1:9", "http://127.0.0.1:9", quick_retry(2));
-    let offline = RefreshCycle::new(dead, store, filler(), Arc::new(RefreshState::default()), Arc::new(Metrics::default()));
+    let offline =
+        RefreshCycle::new(dead, store, filler(), Arc::new(RefreshState::default()), Arc::new(Metrics::default()));
     assert!(offline.refresh().await.is_err());
     assert_eq!(policies(&api).await, before);
 }

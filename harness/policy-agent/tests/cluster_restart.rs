@@ -6,9 +6,9 @@ mod support;
 use std::collections::BTreeSet;
 
 use contracts::agent::Cycle;
-use policy_agent::configmap_cache::{configmap_name, DATA_KEY};
+use policy_agent::configmap_cache::{DATA_KEY, configmap_name};
 use support::agent_process::AgentProcess;
-use support::fake_dataplane::{assignment_id, rego, FakeDataplane};
+use support::fake_dataplane::{FakeDataplane, assignment_id, rego};
 use support::*;
 
 const NS: &str = "pa-restart";
@@ -29,7 +29,11 @@ async fn killed_mid_refresh_the_next_cycle_converges() {
     for attempt in 0..5u32 {
         // Each attempt shifts the assignment set, so the refresh must delete and create.
         let set: Vec<String> = (attempt * 20..attempt * 20 + 40).map(|i| format!("a{i}")).collect();
-        let prev: Vec<String> = if attempt == 0 { Vec::new() } else { ((attempt - 1) * 20..(attempt - 1) * 20 + 40).map(|i| format!("a{i}")).collect() };
+        let prev: Vec<String> = if attempt == 0 {
+            Vec::new()
+        } else {
+            ((attempt - 1) * 20..(attempt - 1) * 20 + 40).map(|i| format!("a{i}")).collect()
+        };
         let prev_refs: Vec<&str> = prev.iter().map(String::as_str).collect();
         let refs: Vec<&str> = set.iter().map(String::as_str).collect();
         dp.set_assignments(if prev.is_empty() { &refs } else { &prev_refs });
@@ -42,7 +46,9 @@ async fn killed_mid_refresh_the_next_cycle_converges() {
         dp.set_assignments(&refs);
         expected = refs.iter().map(|n| configmap_name(n, &assignment_id(n))).collect();
         let base = agent.base.clone();
-        tokio::spawn(async move { let _ = reqwest::Client::new().post(format!("{base}/trigger/refresh")).send().await; });
+        tokio::spawn(async move {
+            let _ = reqwest::Client::new().post(format!("{base}/trigger/refresh")).send().await;
+        });
         // Kill as soon as the namespace is visibly half-way (some deleted, not all recreated).
         for _ in 0..2000 {
             let now: BTreeSet<String> = policy_configmap_names(&api).await.into_iter().collect();
@@ -50,8 +56,12 @@ async fn killed_mid_refresh_the_next_cycle_converges() {
                 agent.kill();
                 let after_kill: BTreeSet<String> = policy_configmap_names(&api).await.into_iter().collect();
                 interrupted = after_kill != expected;
-                println!("killed mid-refresh on attempt {attempt}: {} ConfigMaps present, {} of the new set (then {} after the kill)",
-                    now.len(), now.intersection(&expected).count(), after_kill.len());
+                println!(
+                    "killed mid-refresh on attempt {attempt}: {} ConfigMaps present, {} of the new set (then {} after the kill)",
+                    now.len(),
+                    now.intersection(&expected).count(),
+                    after_kill.len()
+                );
                 break;
             }
             if now == expected {

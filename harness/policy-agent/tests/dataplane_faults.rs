@@ -30,7 +30,8 @@ async fn mount_ack(server: &MockServer) {
         .and(path("/dataplane/v1/reports"))
         .respond_with(|req: &Request| {
             let key = req.headers.get("Idempotency-Key").unwrap().to_str().unwrap().to_string();
-            ResponseTemplate::new(200).set_body_json(serde_json::json!({"reportId": key, "accepted": true, "duplicate": false}))
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"reportId": key, "accepted": true, "duplicate": false}))
         })
         .named("reports")
         .mount(server)
@@ -74,11 +75,18 @@ async fn unauthorized_refreshes_the_token_once() {
     init();
     let server = MockServer::start().await;
     mount_token(&server, 2).await;
-    Mock::given(method("GET")).and(path("/dataplane/v1/assignments"))
-        .respond_with(ResponseTemplate::new(401)).up_to_n_times(1).with_priority(1).mount(&server).await;
-    Mock::given(method("GET")).and(path("/dataplane/v1/assignments"))
+    Mock::given(method("GET"))
+        .and(path("/dataplane/v1/assignments"))
+        .respond_with(ResponseTemplate::new(401))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/dataplane/v1/assignments"))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"assignments": []})))
-        .mount(&server).await;
+        .mount(&server)
+        .await;
     let dp = client(&server.uri(), &server.uri(), quick_retry(3));
     assert!(dp.assignments().await.unwrap().is_empty());
     server.verify().await;
@@ -89,9 +97,13 @@ async fn throttled_report_waits_for_retry_after() {
     init();
     let server = MockServer::start().await;
     mount_token(&server, 1).await;
-    Mock::given(method("POST")).and(path("/dataplane/v1/reports"))
+    Mock::given(method("POST"))
+        .and(path("/dataplane/v1/reports"))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
-        .up_to_n_times(1).with_priority(1).mount(&server).await;
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
     mount_ack(&server).await;
     let dp = client(&server.uri(), &server.uri(), quick_retry(5));
     let mut reporter = Reporter::new(dp, quick_retry(5), 8, Arc::new(Metrics::default()));
@@ -111,11 +123,22 @@ async fn server_errors_are_retried_with_backoff() {
     init();
     let server = MockServer::start().await;
     mount_token(&server, 1).await;
-    Mock::given(method("GET")).and(path("/dataplane/v1/assignments"))
-        .respond_with(ResponseTemplate::new(503)).up_to_n_times(2).with_priority(1).mount(&server).await;
-    Mock::given(method("GET")).and(path("/dataplane/v1/assignments"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"assignments": [assignment_json("a2", "http://x")]})))
-        .expect(1).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/dataplane/v1/assignments"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/dataplane/v1/assignments"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"assignments": [assignment_json("a2", "http://x")]})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
     let dp = client(&server.uri(), &server.uri(), quick_retry(4));
     assert_eq!(dp.assignments().await.unwrap().len(), 1);
     server.verify().await;
@@ -126,9 +149,15 @@ async fn permanent_errors_are_not_retried() {
     init();
     let server = MockServer::start().await;
     mount_token(&server, 1).await;
-    Mock::given(method("GET")).and(path("/dataplane/v1/assignments"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(serde_json::json!({"error": {"code": "FeatureNotRegistered", "message": "no"}})))
-        .expect(1).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/dataplane/v1/assignments"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(serde_json::json!({"error": {"code": "FeatureNotRegistered", "message": "no"}})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
     let dp = client(&server.uri(), &server.uri(), quick_retry(4));
     let err = dp.assignments().await.unwrap_err();
     assert_eq!(err.status(), Some(403));
@@ -180,8 +209,12 @@ async fn outage_keeps_reports_queued_in_order_and_bounded() {
     init();
     let server = MockServer::start().await;
     mount_token(&server, 1).await;
-    Mock::given(method("POST")).and(path("/dataplane/v1/reports"))
-        .respond_with(ResponseTemplate::new(503)).with_priority(9).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/dataplane/v1/reports"))
+        .respond_with(ResponseTemplate::new(503))
+        .with_priority(9)
+        .mount(&server)
+        .await;
     let dp = client(&server.uri(), &server.uri(), quick_retry(2));
     let metrics = Arc::new(Metrics::default());
     let mut reporter = Reporter::new(dp, quick_retry(2), 3, metrics.clone());

@@ -64,14 +64,18 @@ async fn fifty_audit_cycles_under_faults_lose_and_duplicate_nothing() {
     mount_token(&dp_server, 1).await;
     let a1 = "/subscriptions/s1/providers/Microsoft.Authorization/policyAssignments/a1".to_string();
     let a2 = "/subscriptions/s1/providers/Microsoft.Authorization/policyAssignments/a2".to_string();
-    Mock::given(method("GET")).and(path("/dataplane/v1/assignments"))
+    Mock::given(method("GET"))
+        .and(path("/dataplane/v1/assignments"))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "assignments": [assignment_json("a1", "http://x"), assignment_json("a2", "http://x")]})))
-        .mount(&dp_server).await;
+        .mount(&dp_server)
+        .await;
     let held = Arc::new(Mutex::new(Vec::new()));
-    Mock::given(method("POST")).and(path("/dataplane/v1/reports"))
+    Mock::given(method("POST"))
+        .and(path("/dataplane/v1/reports"))
         .respond_with(FaultyReports { held: held.clone(), requests: AtomicU64::new(0) })
-        .mount(&dp_server).await;
+        .mount(&dp_server)
+        .await;
     let proxy = FlakyProxy::start(*dp_server.address()).await;
     let wh = MockServer::start().await;
     support::stub_webhook::mount_changing(&wh, vec![a1, a2], None).await;
@@ -80,11 +84,18 @@ async fn fifty_audit_cycles_under_faults_lose_and_duplicate_nothing() {
     let http = http_client::build(None, Duration::from_secs(1), false).unwrap();
     let retry = policy_agent::backoff::RetryPolicy::new(4, Duration::from_millis(20), Duration::from_secs(2));
     let token = Arc::new(policy_agent::token::TokenSource::new(http.clone(), &dp_server.uri(), "cid", "s", retry));
-    let dp = Arc::new(policy_agent::dataplane_client::DataplaneClient::new(http.clone(), &proxy.uri(), CLUSTER, token, retry));
+    let dp = Arc::new(policy_agent::dataplane_client::DataplaneClient::new(
+        http.clone(),
+        &proxy.uri(),
+        CLUSTER,
+        token,
+        retry,
+    ));
     let metrics = Arc::new(Metrics::default());
     let reporter = Reporter::new(dp.clone(), retry, 64, metrics.clone());
     let webhook = WebhookClient::new(http, &wh.uri(), retry);
-    let audit = AuditCycle::new(dp, webhook, Arc::new(RefreshState::default()), reporter, metrics.clone()).with_history();
+    let audit =
+        AuditCycle::new(dp, webhook, Arc::new(RefreshState::default()), reporter, metrics.clone()).with_history();
 
     let mut failed_cycles = 0;
     for cycle in 1..=CYCLES {
@@ -111,7 +122,10 @@ async fn fifty_audit_cycles_under_faults_lose_and_duplicate_nothing() {
     );
     assert_eq!(generated.len() as u64, CYCLES);
     assert_eq!((lost, duplicated), (0, 0));
-    assert!(metrics.reports_acked_as_duplicate.load(Ordering::Relaxed) > 0, "the faults must include lost acknowledgements");
+    assert!(
+        metrics.reports_acked_as_duplicate.load(Ordering::Relaxed) > 0,
+        "the faults must include lost acknowledgements"
+    );
 }
 
 /// `lost`: generated reports the dataplane does not hold (or holds with other content);

@@ -7,8 +7,8 @@ mod support;
 use std::time::Instant;
 
 use contracts::agent::Cycle;
-use support::agent_process::{dummy_kubeconfig, AgentProcess};
-use support::fake_dataplane::{assignment_id, FakeDataplane};
+use support::agent_process::{AgentProcess, dummy_kubeconfig};
+use support::fake_dataplane::{FakeDataplane, assignment_id};
 use support::*;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -18,12 +18,15 @@ async fn rss_and_audit_cycle_duration_on_1000_objects() {
     init();
     let dp = FakeDataplane::start().await;
     dp.set_assignments(&["a1", "a2"]);
-    Mock::given(method("POST")).and(path("/dataplane/v1/reports"))
+    Mock::given(method("POST"))
+        .and(path("/dataplane/v1/reports"))
         .respond_with(|r: &Request| {
             let body: serde_json::Value = r.body_json().unwrap();
-            ResponseTemplate::new(200).set_body_json(serde_json::json!({"reportId": body["reportId"], "accepted": true, "duplicate": false}))
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"reportId": body["reportId"], "accepted": true, "duplicate": false}))
         })
-        .mount(&dp.server).await;
+        .mount(&dp.server)
+        .await;
     let wh = MockServer::start().await;
     support::stub_webhook::mount_changing(&wh, vec![assignment_id("a1"), assignment_id("a2")], Some(1000)).await;
     let dir = tempfile::tempdir().unwrap();
@@ -42,7 +45,14 @@ async fn rss_and_audit_cycle_duration_on_1000_objects() {
         last = outcome.cycle;
     }
     durations.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let reports = dp.server.received_requests().await.unwrap().into_iter().filter(|r| r.url.path() == "/dataplane/v1/reports").count();
+    let reports = dp
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/dataplane/v1/reports")
+        .count();
     assert_eq!(reports, 5);
     let status: serde_json::Value = serde_json::from_str(&agent.get("/status").await).unwrap();
     assert_eq!(status["audit"]["cycles"], 5);
@@ -51,7 +61,11 @@ async fn rss_and_audit_cycle_duration_on_1000_objects() {
     assert!(metrics.contains("policy_agent_cycles_total{kind=\"audit\",result=\"ok\"} 5"), "{metrics}");
     // The refresh at start-up cannot reach Kubernetes here: it fails, visibly.
     assert!(metrics.contains("policy_agent_cycles_total{kind=\"refresh\",result=\"error\"} 1"), "{metrics}");
-    assert!(agent.log_text().contains("audit cycle completed cycle=5 assignments=2 noncompliant=1 violations=1001"), "{}", agent.log_text());
+    assert!(
+        agent.log_text().contains("audit cycle completed cycle=5 assignments=2 noncompliant=1 violations=1001"),
+        "{}",
+        agent.log_text()
+    );
     println!(
         "audit-cycle: objects=1000 median_ms={:.1} min_ms={:.1} max_ms={:.1} (trigger round-trip incl. scan fetch, report build, POST + ack; debug build)",
         durations[2], durations[0], durations[4]

@@ -31,14 +31,22 @@ async fn assignment_put_to_configmap_with_trigger_and_with_a_2s_interval() {
     let dir = tempfile::tempdir().unwrap();
     let ca = w.ca.as_ref().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
     let kubeconfig = cluster.kubeconfig_path().to_path_buf();
-    let env = |interval: &'static str| vec![("DATAPLANE_CA_FILE", ca.clone()), ("REFRESH_INTERVAL", interval.to_string()), ("RESOURCE_ID", w.cluster_id.clone()),
-        ("AZURE_CLIENT_ID", w.creds.client_id.clone()), ("AZURE_CLIENT_SECRET", w.creds.client_secret.clone())];
+    let env = |interval: &'static str| {
+        vec![
+            ("DATAPLANE_CA_FILE", ca.clone()),
+            ("REFRESH_INTERVAL", interval.to_string()),
+            ("RESOURCE_ID", w.cluster_id.clone()),
+            ("AZURE_CLIENT_ID", w.creds.client_id.clone()),
+            ("AZURE_CLIENT_SECRET", w.creds.client_secret.clone()),
+        ]
+    };
 
     for (label, interval, ns) in [("trigger", "1h", "pa-prop-trigger"), ("interval 2s", "2s", "pa-prop-interval")] {
         let api = test_namespace(&cluster.client(), ns).await;
         let env = env(interval);
         let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let agent = AgentProcess::spawn(dir.path(), w.sim.arm_url(), "http://127.0.0.1:9", &kubeconfig, ns, &env_refs).await;
+        let agent =
+            AgentProcess::spawn(dir.path(), w.sim.arm_url(), "http://127.0.0.1:9", &kubeconfig, ns, &env_refs).await;
         assert!(agent.trigger(Cycle::Refresh).await.ok, "{}", agent.log_text());
         let name = format!("p-{}", ns);
         let started = Instant::now();

@@ -23,7 +23,9 @@ pub fn admission_review_to_request(review: &Value) -> Result<Value, ReviewError>
             }
             obj.get("request").ok_or(ReviewError::MissingField("request"))?
         }
-        Some(Value::String(kind)) if obj.contains_key("apiVersion") => return Err(ReviewError::WrongKind(kind.clone())),
+        Some(Value::String(kind)) if obj.contains_key("apiVersion") => {
+            return Err(ReviewError::WrongKind(kind.clone()));
+        }
         _ => review,
     };
     let req = request.as_object().ok_or(ReviewError::WrongType("request"))?;
@@ -68,12 +70,7 @@ fn generated_name() -> String {
 
 impl AdmissionTarget {
     pub fn of(request: &Value) -> Result<Self, EvalError> {
-        let resource = request
-            .get("resource")
-            .map(|r| field(r, "resource"))
-            .unwrap_or_default()
-            .trim()
-            .to_lowercase();
+        let resource = request.get("resource").map(|r| field(r, "resource")).unwrap_or_default().trim().to_lowercase();
         if resource.is_empty() {
             return Err(EvalError::InvalidRequest("empty resource".to_string()));
         }
@@ -110,7 +107,8 @@ impl AdmissionTarget {
     /// Gatekeeper's query: the request (passed as `input`, which spares parsing it as a JSON literal
     /// per module) overlays the object's path in the full replicated tree.
     pub(crate) fn overlay_query(&self) -> String {
-        let path: String = self.path().iter().map(|k| format!("[{}]", serde_json::to_string(k).unwrap_or_default())).collect();
+        let path: String =
+            self.path().iter().map(|k| format!("[{}]", serde_json::to_string(k).unwrap_or_default())).collect();
         format!("{} with data.kubernetes{path} as input", self.pattern())
     }
 
@@ -131,7 +129,9 @@ impl AdmissionTarget {
 /// `subResource`, `name`, `namespace`, `object`, `oldObject` omitted when empty.
 pub(crate) fn overlay_request(request: &Value) -> Value {
     let mut out = Map::new();
-    for key in ["uid", "kind", "resource", "subResource", "name", "namespace", "operation", "userInfo", "object", "oldObject"] {
+    for key in
+        ["uid", "kind", "resource", "subResource", "name", "namespace", "operation", "userInfo", "object", "oldObject"]
+    {
         let Some(value) = request.get(key) else { continue };
         let empty = match value {
             Value::Null => true,

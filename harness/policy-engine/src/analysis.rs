@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::tokens::{tokenize, Kind, Token};
+use crate::tokens::{Kind, Token, tokenize};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum DataNeeds {
@@ -43,7 +43,8 @@ fn literal(src: &str, t: &Token) -> Option<String> {
 }
 
 pub(crate) fn analyse(src: &str) -> DataNeeds {
-    let tokens: Vec<Token> = tokenize(src).into_iter().filter(|t| !matches!(t.kind, Kind::Comment | Kind::Newline)).collect();
+    let tokens: Vec<Token> =
+        tokenize(src).into_iter().filter(|t| !matches!(t.kind, Kind::Comment | Kind::Newline)).collect();
     let is = |i: usize, s: &str| tokens.get(i).is_some_and(|t| text(src, t) == s);
     let mut kinds = BTreeSet::new();
     let mut head_kinds = Some(BTreeSet::new());
@@ -52,14 +53,24 @@ pub(crate) fn analyse(src: &str) -> DataNeeds {
         match (t.kind, text(src, t)) {
             (Kind::Ident, "input") => return DataNeeds::Everything,
             (Kind::Ident, "data") => {
-                let import = i > 0 && is(i - 1, "import") && is(i + 1, ".") && is(i + 2, "k8s") && is(i + 3, ".") && is(i + 4, "matches");
+                let import = i > 0
+                    && is(i - 1, "import")
+                    && is(i + 1, ".")
+                    && is(i + 2, "k8s")
+                    && is(i + 3, ".")
+                    && is(i + 4, "matches");
                 if !import {
                     return DataNeeds::Everything;
                 }
             }
             (Kind::Ident, "matches") if !(i > 0 && is(i - 1, ".")) => {
                 // matches[["kind", ns, name, obj]]
-                let shape = is(i + 1, "[") && is(i + 2, "[") && is(i + 4, ",") && is(i + 6, ",") && is(i + 8, ",") && is(i + 10, "]");
+                let shape = is(i + 1, "[")
+                    && is(i + 2, "[")
+                    && is(i + 4, ",")
+                    && is(i + 6, ",")
+                    && is(i + 8, ",")
+                    && is(i + 10, "]");
                 let kind = tokens.get(i + 3).and_then(|k| literal(src, k));
                 match (shape, kind) {
                     (true, Some(kind)) => {
@@ -70,7 +81,11 @@ pub(crate) fn analyse(src: &str) -> DataNeeds {
                 }
             }
             (Kind::Str, "\"resource\"") if is(i + 1, ":") => {
-                let kind = if is(i + 2, "{") && is(i + 3, "\"kind\"") && is(i + 4, ":") { tokens.get(i + 5).and_then(|k| literal(src, k)) } else { None };
+                let kind = if is(i + 2, "{") && is(i + 3, "\"kind\"") && is(i + 4, ":") {
+                    tokens.get(i + 5).and_then(|k| literal(src, k))
+                } else {
+                    None
+                };
                 match (kind, head_kinds.as_mut()) {
                     (Some(kind), Some(set)) => {
                         set.insert(kind);
@@ -105,8 +120,14 @@ mod tests {
 
     #[test]
     fn other_data_or_input_means_everything() {
-        assert_eq!(analyse("package a\nimport data.k8s.matches\ndeny[x] { data.kubernetes.pods[_]; x := 1 }"), DataNeeds::Everything);
+        assert_eq!(
+            analyse("package a\nimport data.k8s.matches\ndeny[x] { data.kubernetes.pods[_]; x := 1 }"),
+            DataNeeds::Everything
+        );
         assert_eq!(analyse("package a\ndeny[x] { x := input.y }"), DataNeeds::Everything);
-        assert_eq!(analyse("package a\nimport data.k8s.matches\ndeny[x] { matches[[k, ns, n, o]]; x := 1 }"), DataNeeds::Everything);
+        assert_eq!(
+            analyse("package a\nimport data.k8s.matches\ndeny[x] { matches[[k, ns, n, o]]; x := 1 }"),
+            DataNeeds::Everything
+        );
     }
 }

@@ -5,13 +5,13 @@ use std::sync::{Arc, OnceLock};
 
 use regorus::{Engine, Value};
 
+use crate::admission::{AdmissionTarget, overlay_request};
 use crate::analysis::DataNeeds;
-use crate::admission::{overlay_request, AdmissionTarget};
-use crate::modules::{compile, CompiledModule};
-use crate::prepared::{self, PreparedModule};
 use crate::interner::Strings;
-use crate::replicated_data::{set_path, ReplicatedData};
-use crate::{audit, lookups, parallel, EvalError, ModuleError, ModuleFailure, ResourceRef, Violation};
+use crate::modules::{CompiledModule, compile};
+use crate::prepared::{self, PreparedModule};
+use crate::replicated_data::{ReplicatedData, set_path};
+use crate::{EvalError, ModuleError, ModuleFailure, ResourceRef, Violation, audit, lookups, parallel};
 
 /// The rule an admission variant evaluates ([`crate::subject::ADMISSION_LIBRARY`]).
 const ADMISSION_RULE: &str = "data.gatekeeper_admission.violations";
@@ -161,7 +161,11 @@ impl PolicyEngine {
                     let stored = lookups::tuples_at(engine, &path, self.data.at(&path)).map_err(e)?;
                     let requested = lookups::tuples_at(engine, &path, Some(request.clone())).map_err(e)?;
                     if let Some(replicated) = &module.replicated_matches {
-                        set_path(&mut input, &["matches"], lookups::with_overlay(replicated, &stored, &requested).map_err(e)?);
+                        set_path(
+                            &mut input,
+                            &["matches"],
+                            lookups::with_overlay(replicated, &stored, &requested).map_err(e)?,
+                        );
                         rule = ADMISSION_OVER_MATCHES_RULE;
                     }
                     if let Some(index) = index {
@@ -194,7 +198,6 @@ impl PolicyEngine {
         })
     }
 
-
     /// Every violation over the replicated data (the `/v1/audit` query, no overlay).
     ///
     /// Modules are independent, so they are evaluated on every available core.
@@ -218,7 +221,13 @@ impl PolicyEngine {
                     engine.set_input(input);
                     engine
                         .eval_query("data.admission.deny with data.kubernetes as input.kubernetes".to_string(), false)
-                        .map(|r| r.result.first().and_then(|r| r.expressions.first()).map(|e| e.value.clone()).unwrap_or(Value::Undefined))
+                        .map(|r| {
+                            r.result
+                                .first()
+                                .and_then(|r| r.expressions.first())
+                                .map(|e| e.value.clone())
+                                .unwrap_or(Value::Undefined)
+                        })
                 }
             }
             .map_err(|e| format!("{e:#}"))?;
@@ -247,12 +256,8 @@ impl PolicyEngine {
         F: Fn(&PreparedModule) -> Result<Vec<Violation>, String> + Sync,
     {
         // Costliest first, so that a quadratic module does not start last and finish alone.
-        let mut modules: Vec<&PreparedModule> = self
-            .engines()
-            .iter()
-            .map(|m| &**m)
-            .filter(|m| which == All || !self.audit_only.contains(&m.id))
-            .collect();
+        let mut modules: Vec<&PreparedModule> =
+            self.engines().iter().map(|m| &**m).filter(|m| which == All || !self.audit_only.contains(&m.id)).collect();
         modules.sort_by_key(|m| std::cmp::Reverse(m.needs.cost_rank()));
         let mut violations = BTreeSet::new();
         let mut failures = Vec::new();
@@ -264,11 +269,7 @@ impl PolicyEngine {
         }
         let violations: Vec<Violation> = violations.into_iter().collect();
         failures.sort_by(|a: &ModuleFailure, b| a.id.cmp(&b.id));
-        if failures.is_empty() {
-            Ok(violations)
-        } else {
-            Err(EvalError::Modules { failures, violations })
-        }
+        if failures.is_empty() { Ok(violations) } else { Err(EvalError::Modules { failures, violations }) }
     }
 }
 
@@ -284,7 +285,11 @@ use Modules::{All, Enforced};
 fn violation(target: &AdmissionTarget, id: &Value, resolution: &Value) -> Violation {
     Violation {
         id: audit::text(id),
-        resource: ResourceRef { kind: target.resource.clone(), namespace: target.namespace.clone().unwrap_or_default(), name: target.name.clone() },
+        resource: ResourceRef {
+            kind: target.resource.clone(),
+            namespace: target.namespace.clone().unwrap_or_default(),
+            name: target.name.clone(),
+        },
         message: audit::text(&resolution[&Value::from("message")]),
     }
 }

@@ -18,7 +18,8 @@ fn compiled(pattern: &str) -> anyhow::Result<Arc<regex::Regex>> {
         return Ok(re.clone());
     }
     let re = Arc::new(
-        regex::Regex::new(pattern).map_err(|e| anyhow::anyhow!("re_match: invalid regular expression {pattern:?}: {e}"))?,
+        regex::Regex::new(pattern)
+            .map_err(|e| anyhow::anyhow!("re_match: invalid regular expression {pattern:?}: {e}"))?,
     );
     let mut map = cache.write().unwrap_or_else(|e| e.into_inner());
     if map.len() >= MAX_PATTERNS {

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use regorus::{value::Object, Rc, Value};
+use regorus::{Rc, Value, value::Object};
 
 /// Distinct strings kept for sharing. When the pool is full it starts over: objects already
 /// converted keep their strings, later ones share among themselves, and memory stays bounded

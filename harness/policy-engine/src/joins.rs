@@ -80,12 +80,17 @@ fn object_path(code: &Code, from: usize, to: usize, object: &str) -> bool {
 
 /// F for `object` in the statement `from..=to`: `(key text, bound variable)`.
 fn filter(code: &Code, (from, to): (usize, usize), object: &str) -> Option<(String, String)> {
-    let eq = (from..to).find(|&i| code.is(i, "=") && code.is(i + 1, "=") && !matches!(code.text(i - 1), "=" | "!" | "<" | ">" | ":"))?;
+    let eq = (from..to).find(|&i| {
+        code.is(i, "=") && code.is(i + 1, "=") && !matches!(code.text(i - 1), "=" | "!" | "<" | ">" | ":")
+    })?;
     let (lhs, rhs) = ((from, eq - 1), (eq + 2, to));
     let single = |(a, b): (usize, usize)| (a == b).then(|| code.ident(a)).flatten();
-    let path = |(a, b): (usize, usize)| (a <= b && object_path(code, a, b, object)).then(|| code.span(a, b).to_string());
+    let path =
+        |(a, b): (usize, usize)| (a <= b && object_path(code, a, b, object)).then(|| code.span(a, b).to_string());
     match (path(lhs), single(rhs), single(lhs), path(rhs)) {
-        (Some(key), Some(bound), _, _) | (_, _, Some(bound), Some(key)) if bound != object => Some((key, bound.to_string())),
+        (Some(key), Some(bound), _, _) | (_, _, Some(bound), Some(key)) if bound != object => {
+            Some((key, bound.to_string()))
+        }
         _ => None,
     }
 }
@@ -93,16 +98,29 @@ fn filter(code: &Code, (from, to): (usize, usize), object: &str) -> Option<(Stri
 /// The indexable lookups of one body.
 fn joins_in(code: &Code, body: (usize, usize)) -> Vec<Join> {
     let statements = code.statements(body.0, body.1);
-    let assigned = |s: &(usize, usize)| code.ident(s.0).filter(|_| code.is(s.0 + 1, ":") && code.is(s.0 + 2, "=") && s.1 > s.0 + 2);
+    let assigned = |s: &(usize, usize)| {
+        code.ident(s.0).filter(|_| code.is(s.0 + 1, ":") && code.is(s.0 + 2, "=") && s.1 > s.0 + 2)
+    };
     let mut found = Vec::new();
     for (n, &(start, end)) in statements.iter().enumerate() {
         let Some(lookup) = code.matches_lookup(start).filter(|l| l.end == end) else { continue };
         let Some(object) = code.ident(lookup.args[2]) else { continue };
         let earlier: Vec<&str> = statements[..n].iter().filter_map(assigned).collect();
-        let Some((key, bound)) = statements[n + 1..].iter().find_map(|&s| filter(code, s, object)).filter(|(_, b)| earlier.contains(&b.as_str())) else {
+        let Some((key, bound)) = statements[n + 1..]
+            .iter()
+            .find_map(|&s| filter(code, s, object))
+            .filter(|(_, b)| earlier.contains(&b.as_str()))
+        else {
             continue;
         };
-        found.push(Join { lookup: (start, end), kind: lookup.kind, pattern: code.span(start + 2, end - 1).to_string(), object: object.to_string(), key, bound });
+        found.push(Join {
+            lookup: (start, end),
+            kind: lookup.kind,
+            pattern: code.span(start + 2, end - 1).to_string(),
+            object: object.to_string(),
+            key,
+            bound,
+        });
     }
     found
 }
@@ -114,19 +132,30 @@ pub(crate) fn rewrite_joins(src: &str) -> Option<JoinRewrite> {
         return None;
     }
     let code = Code::new(src);
-    let joins: Vec<Join> = code.deny_rules().iter().flat_map(|r| r.bodies.iter().flat_map(|&b| joins_in(&code, b))).collect();
+    let joins: Vec<Join> =
+        code.deny_rules().iter().flat_map(|r| r.bodies.iter().flat_map(|&b| joins_in(&code, b))).collect();
     if joins.is_empty() {
         return None;
     }
     let mut keys_module = format!("package {JOIN_KEYS_PACKAGE}\n");
     for (n, j) in joins.iter().enumerate() {
-        let (key, tuple, kind, object, path) = (format!("{RESERVED}_key"), format!("{RESERVED}_tuple"), serde_json::to_string(&j.kind).ok()?, &j.object, &j.key);
+        let (key, tuple, kind, object, path) = (
+            format!("{RESERVED}_key"),
+            format!("{RESERVED}_tuple"),
+            serde_json::to_string(&j.kind).ok()?,
+            &j.object,
+            &j.key,
+        );
         keys_module.push_str(&format!(
             "\nj{n}[[{key}, {tuple}]] {{\n    {tuple} := input.tuples[_]\n    {tuple}[0] == {kind}\n    {object} := {tuple}[3]\n    {key} := {path}\n}}\n"
         ));
     }
     let source = code.replace(joins.iter().enumerate().map(|(n, j)| {
-        (j.lookup.0, j.lookup.1, format!("{RESERVED}{n} := input.joins[{n}][{}][_]; {RESERVED}{n} = {}", j.bound, j.pattern))
+        (
+            j.lookup.0,
+            j.lookup.1,
+            format!("{RESERVED}{n} := input.joins[{n}][{}][_]; {RESERVED}{n} = {}", j.bound, j.pattern),
+        )
     }));
     Some(JoinRewrite { source, keys_module, joins: joins.len() })
 }
@@ -146,7 +175,10 @@ fn key_pairs(engine: &Engine, n: usize, tuples: &Value) -> anyhow::Result<Vec<(V
     engine.set_input(input);
     let pairs = engine.eval_rule(format!("data.{JOIN_KEYS_PACKAGE}.j{n}"))?;
     let Ok(pairs) = pairs.as_set() else { return Ok(Vec::new()) };
-    Ok(pairs.iter().filter_map(|p| Some((p.as_array().ok()?.first()?.clone(), p.as_array().ok()?.get(1)?.clone()))).collect())
+    Ok(pairs
+        .iter()
+        .filter_map(|p| Some((p.as_array().ok()?.first()?.clone(), p.as_array().ok()?.get(1)?.clone())))
+        .collect())
 }
 
 impl JoinIndex {
@@ -197,7 +229,9 @@ mod tests {
     use crate::builtins::BUILTINS;
 
     fn rule(body: &str) -> String {
-        format!("package admission\nimport data.k8s.matches\ndeny[{{\"id\": 1, \"resource\": {{\"kind\": \"ingresses\", \"namespace\": ns, \"name\": n}}, \"resolution\": {{}}}}] {{\n{body}\n}}\n")
+        format!(
+            "package admission\nimport data.k8s.matches\ndeny[{{\"id\": 1, \"resource\": {{\"kind\": \"ingresses\", \"namespace\": ns, \"name\": n}}, \"resolution\": {{}}}}] {{\n{body}\n}}\n"
+        )
     }
 
     #[test]
@@ -211,15 +245,25 @@ mod tests {
         assert_eq!(rewrite.joins, 1);
         assert!(rewrite.source.contains(r#"__harness_join0 := input.joins[0][host][_]; __harness_join0 = ["ingresses", other_namespace, other_name, other_ingress]"#), "{}", rewrite.source);
         assert!(rewrite.source.contains("other_ingress.spec.rules[_].host == host"), "the filter stays");
-        assert!(rewrite.keys_module.contains("__harness_join_key := other_ingress.spec.rules[_].host"), "{}", rewrite.keys_module);
+        assert!(
+            rewrite.keys_module.contains("__harness_join_key := other_ingress.spec.rules[_].host"),
+            "{}",
+            rewrite.keys_module
+        );
         assert_eq!(rewrite.source.lines().count(), b.source.lines().count(), "line numbers are kept");
     }
 
     #[test]
     fn both_sides_and_literal_indexes_are_recognised() {
-        let src = rule("matches[[\"ingresses\", ns, n, i]]\nh := i.spec.rules[0].host\nmatches[[\"ingresses\", \"x\", other, o]]\nh == o.metadata[\"annotations\"].host");
+        let src = rule(
+            "matches[[\"ingresses\", ns, n, i]]\nh := i.spec.rules[0].host\nmatches[[\"ingresses\", \"x\", other, o]]\nh == o.metadata[\"annotations\"].host",
+        );
         let rewrite = rewrite_joins(&src).unwrap();
-        assert!(rewrite.source.contains(r#"input.joins[0][h][_]; __harness_join0 = ["ingresses", "x", other, o]"#), "{}", rewrite.source);
+        assert!(
+            rewrite.source.contains(r#"input.joins[0][h][_]; __harness_join0 = ["ingresses", "x", other, o]"#),
+            "{}",
+            rewrite.source
+        );
         assert!(rewrite.keys_module.contains(r#":= o.metadata["annotations"].host"#), "{}", rewrite.keys_module);
     }
 
@@ -242,6 +286,11 @@ mod tests {
         ] {
             assert_eq!(rewrite_joins(&rule(body)), None, "{body}");
         }
-        assert_eq!(rewrite_joins(&rule("__harness_join0 := 1\nh := \"a\"\nmatches[[\"ingresses\", a, b, o]]\no.spec.host == h")), None);
+        assert_eq!(
+            rewrite_joins(&rule(
+                "__harness_join0 := 1\nh := \"a\"\nmatches[[\"ingresses\", a, b, o]]\no.spec.host == h"
+            )),
+            None
+        );
     }
 }

@@ -2,12 +2,20 @@
 //! replicated-data entries or AdmissionRequests, for tools that work without a cluster.
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Kinds replicated at `data.kubernetes.<plural>.<name>`. Gatekeeper v2 special-cased `namespaces`
 /// only; the others are the common cluster-scoped kinds, so `--existing` files with them land where
 /// kube-mgmt's `--replicate-cluster` would have put them.
-const CLUSTER_SCOPED: &[&str] = &["namespaces", "nodes", "persistentvolumes", "clusterroles", "clusterrolebindings", "storageclasses", "customresourcedefinitions"];
+const CLUSTER_SCOPED: &[&str] = &[
+    "namespaces",
+    "nodes",
+    "persistentvolumes",
+    "clusterroles",
+    "clusterrolebindings",
+    "storageclasses",
+    "customresourcedefinitions",
+];
 
 /// Every document of `text` (YAML is a superset of JSON), with `List` kinds expanded and empty
 /// documents dropped.
@@ -17,7 +25,10 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
         let value = Value::deserialize(doc).map_err(|e| e.to_string())?;
         match value {
             Value::Null => {}
-            Value::Object(ref m) if m.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List")) && m.get("items").is_some_and(Value::is_array) => {
+            Value::Object(ref m)
+                if m.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"))
+                    && m.get("items").is_some_and(Value::is_array) =>
+            {
                 docs.extend(m["items"].as_array().into_iter().flatten().cloned());
             }
             other => docs.push(other),
@@ -29,7 +40,12 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
 /// The lower-case resource plural of a Kind, by the English rules the API uses for built-in kinds.
 pub fn plural_of(kind: &str) -> String {
     let lower = kind.to_lowercase();
-    if lower.ends_with("ss") || lower.ends_with('x') || lower.ends_with("ch") || lower.ends_with("sh") || lower.ends_with('s') {
+    if lower.ends_with("ss")
+        || lower.ends_with('x')
+        || lower.ends_with("ch")
+        || lower.ends_with("sh")
+        || lower.ends_with('s')
+    {
         format!("{lower}es")
     } else if let Some(stem) = lower.strip_suffix('y').filter(|s| !s.ends_with(['a', 'e', 'i', 'o', 'u'])) {
         format!("{stem}ies")
@@ -46,10 +62,18 @@ pub fn is_cluster_scoped(plural: &str) -> bool {
 /// without a namespace go to `default`, as `kubectl apply` would put them.
 pub fn placement(object: &Value) -> Result<(String, Option<String>, String), String> {
     let kind = object.get("kind").and_then(Value::as_str).ok_or("manifest has no kind")?;
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).ok_or_else(|| format!("{kind} manifest has no metadata.name"))?;
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{kind} manifest has no metadata.name"))?;
     let plural = plural_of(kind);
     let namespace = (!is_cluster_scoped(&plural)).then(|| {
-        object.pointer("/metadata/namespace").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or("default").to_string()
+        object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("default")
+            .to_string()
     });
     Ok((plural, namespace, name.to_string()))
 }
@@ -81,7 +105,14 @@ mod tests {
 
     #[test]
     fn plurals_of_common_kinds() {
-        for (kind, plural) in [("Pod", "pods"), ("Service", "services"), ("Ingress", "ingresses"), ("Namespace", "namespaces"), ("NetworkPolicy", "networkpolicies"), ("Gateway", "gateways")] {
+        for (kind, plural) in [
+            ("Pod", "pods"),
+            ("Service", "services"),
+            ("Ingress", "ingresses"),
+            ("Namespace", "namespaces"),
+            ("NetworkPolicy", "networkpolicies"),
+            ("Gateway", "gateways"),
+        ] {
             assert_eq!(plural_of(kind), plural);
         }
     }

@@ -6,10 +6,10 @@
 
 use regorus::Engine;
 
-use crate::analysis::{analyse, DataNeeds};
-use crate::joins::{rewrite_joins, JOIN_KEYS_ID};
-use crate::subject::{reads_matches, rewrite_subjects, ADMISSION_LIBRARY, ADMISSION_LIBRARY_ID};
-use crate::{extensions, matches, normalize::normalize, ModuleError};
+use crate::analysis::{DataNeeds, analyse};
+use crate::joins::{JOIN_KEYS_ID, rewrite_joins};
+use crate::subject::{ADMISSION_LIBRARY, ADMISSION_LIBRARY_ID, reads_matches, rewrite_subjects};
+use crate::{ModuleError, extensions, matches, normalize::normalize};
 
 /// A rewritten form of a module, compiled with the admission library and its join key rules.
 #[derive(Clone)]
@@ -61,9 +61,7 @@ pub(crate) fn compile(id: &str, source: &str) -> Result<CompiledModule, ModuleEr
     let mut engine = base_engine();
     let normalized = normalize(source);
     let needs = analyse(&normalized);
-    engine
-        .add_policy(id.to_string(), normalized.clone())
-        .map_err(|e| module_error(id, &e))?;
+    engine.add_policy(id.to_string(), normalized.clone()).map_err(|e| module_error(id, &e))?;
     let mut trial = engine.clone();
     match trial.eval_query("data.admission.deny".to_string(), false) {
         Err(e) if is_compile_error(&e) => return Err(module_error(id, &e)),
@@ -74,10 +72,14 @@ pub(crate) fn compile(id: &str, source: &str) -> Result<CompiledModule, ModuleEr
     }
     // This engine never holds data, so it can be analysed once, here, for every snapshot.
     analyse_now(&mut engine);
-    let audit = rewrite_joins(&normalized).map(|joins| variant(id, joins.source, Some((joins.keys_module, joins.joins)))).transpose()?;
+    let audit = rewrite_joins(&normalized)
+        .map(|joins| variant(id, joins.source, Some((joins.keys_module, joins.joins))))
+        .transpose()?;
     let subjects_bound = rewrite_subjects(&normalized).unwrap_or_else(|| normalized.clone());
     let (admission, admission_reads_matches) = match rewrite_joins(&subjects_bound) {
-        Some(joins) => (variant(id, joins.source.clone(), Some((joins.keys_module, joins.joins)))?, reads_matches(&joins.source)),
+        Some(joins) => {
+            (variant(id, joins.source.clone(), Some((joins.keys_module, joins.joins)))?, reads_matches(&joins.source))
+        }
         None => (variant(id, subjects_bound.clone(), None)?, reads_matches(&subjects_bound)),
     };
     Ok(CompiledModule { engine, audit, admission: Some(admission), admission_reads_matches, needs })
@@ -88,7 +90,9 @@ pub(crate) fn compile(id: &str, source: &str) -> Result<CompiledModule, ModuleEr
 /// module, which is reported like a compile error.
 fn variant(id: &str, source: String, joins: Option<(String, usize)>) -> Result<Variant, ModuleError> {
     let mut engine = base_engine();
-    engine.add_policy(ADMISSION_LIBRARY_ID.to_string(), ADMISSION_LIBRARY.to_string()).map_err(|e| module_error(id, &e))?;
+    engine
+        .add_policy(ADMISSION_LIBRARY_ID.to_string(), ADMISSION_LIBRARY.to_string())
+        .map_err(|e| module_error(id, &e))?;
     let (keys_module, count) = joins.unwrap_or_default();
     if count > 0 {
         engine.add_policy(JOIN_KEYS_ID.to_string(), keys_module.clone()).map_err(|e| module_error(id, &e))?;
@@ -109,7 +113,10 @@ impl CompiledModule {
     /// a precomputed `matches` set, or join indexes. Otherwise one preparation serves every snapshot.
     pub fn prepared_from_data(&self) -> bool {
         let joins = |v: &Option<Variant>| v.as_ref().is_some_and(|v| v.joins > 0);
-        self.needs == DataNeeds::Everything || self.admission_reads_matches || joins(&self.audit) || joins(&self.admission)
+        self.needs == DataNeeds::Everything
+            || self.admission_reads_matches
+            || joins(&self.audit)
+            || joins(&self.admission)
     }
 }
 

@@ -13,40 +13,134 @@
 //! The rewrite works on tokens, so text inside strings and comments is never touched, and it keeps
 //! every line break, so compile errors still point at the author's line numbers.
 
-use crate::tokens::{tokenize, Kind, Token};
+use crate::tokens::{Kind, Token, tokenize};
 
 /// Number of arguments of OPA builtins (and of the `re_match` extension). A call with one more
 /// argument than listed here is in output-argument form.
 pub fn builtin_arity(name: &str) -> Option<usize> {
     const ARITIES: &[(&str, usize)] = &[
-        ("abs", 1), ("all", 1), ("and", 2), ("any", 1), ("array.concat", 2), ("array.reverse", 1),
-        ("array.slice", 3), ("base64.decode", 1), ("base64.encode", 1), ("base64.is_valid", 1),
-        ("base64url.decode", 1), ("base64url.encode", 1), ("base64url.encode_no_pad", 1),
-        ("cast_array", 1), ("cast_boolean", 1), ("cast_null", 1), ("cast_object", 1), ("cast_set", 1),
-        ("cast_string", 1), ("ceil", 1), ("concat", 2), ("contains", 2), ("count", 1),
-        ("crypto.md5", 1), ("crypto.sha1", 1), ("crypto.sha256", 1), ("div", 2), ("endswith", 2),
-        ("floor", 1), ("format_int", 2), ("glob.match", 3), ("glob.quote_meta", 1),
-        ("graph.reachable", 2), ("hex.decode", 1), ("hex.encode", 1), ("http.send", 1),
-        ("indexof", 2), ("intersection", 1), ("is_array", 1), ("is_boolean", 1), ("is_null", 1),
-        ("is_number", 1), ("is_object", 1), ("is_set", 1), ("is_string", 1), ("json.filter", 2),
-        ("json.is_valid", 1), ("json.marshal", 1), ("json.patch", 2), ("json.remove", 2),
-        ("json.unmarshal", 1), ("lower", 1), ("max", 1), ("min", 1), ("minus", 2), ("mul", 2),
-        ("net.cidr_contains", 2), ("net.cidr_expand", 1), ("net.cidr_intersects", 2),
-        ("numbers.range", 2), ("object.filter", 2), ("object.get", 3), ("object.keys", 1),
-        ("object.remove", 2), ("object.union", 2), ("opa.runtime", 0), ("or", 2), ("plus", 2),
-        ("product", 1), ("rand.intn", 2), ("re_match", 2), ("regex.find_all_string_submatch_n", 3),
-        ("regex.find_n", 3), ("regex.globs_match", 2), ("regex.is_valid", 1), ("regex.match", 2),
-        ("regex.replace", 3), ("regex.split", 2), ("regex.template_match", 4), ("rem", 2),
-        ("replace", 3), ("round", 1), ("semver.compare", 2), ("semver.is_valid", 1), ("sort", 1),
-        ("split", 2), ("sprintf", 2), ("startswith", 2), ("strings.any_prefix_match", 2),
-        ("strings.any_suffix_match", 2), ("strings.replace_n", 2), ("strings.reverse", 1),
-        ("substring", 3), ("sum", 1), ("time.add_date", 4), ("time.clock", 1), ("time.date", 1),
-        ("time.diff", 2), ("time.now_ns", 0), ("time.parse_duration_ns", 1), ("time.parse_ns", 2),
-        ("time.parse_rfc3339_ns", 1), ("time.weekday", 1), ("to_number", 1), ("trace", 1),
-        ("trim", 2), ("trim_left", 2), ("trim_prefix", 2), ("trim_right", 2), ("trim_space", 1),
-        ("trim_suffix", 2), ("type_name", 1), ("union", 1), ("units.parse", 1),
-        ("units.parse_bytes", 1), ("upper", 1), ("urlquery.decode", 1), ("urlquery.encode", 1),
-        ("urlquery.encode_object", 1), ("uuid.rfc4122", 1), ("walk", 1), ("yaml.marshal", 1),
+        ("abs", 1),
+        ("all", 1),
+        ("and", 2),
+        ("any", 1),
+        ("array.concat", 2),
+        ("array.reverse", 1),
+        ("array.slice", 3),
+        ("base64.decode", 1),
+        ("base64.encode", 1),
+        ("base64.is_valid", 1),
+        ("base64url.decode", 1),
+        ("base64url.encode", 1),
+        ("base64url.encode_no_pad", 1),
+        ("cast_array", 1),
+        ("cast_boolean", 1),
+        ("cast_null", 1),
+        ("cast_object", 1),
+        ("cast_set", 1),
+        ("cast_string", 1),
+        ("ceil", 1),
+        ("concat", 2),
+        ("contains", 2),
+        ("count", 1),
+        ("crypto.md5", 1),
+        ("crypto.sha1", 1),
+        ("crypto.sha256", 1),
+        ("div", 2),
+        ("endswith", 2),
+        ("floor", 1),
+        ("format_int", 2),
+        ("glob.match", 3),
+        ("glob.quote_meta", 1),
+        ("graph.reachable", 2),
+        ("hex.decode", 1),
+        ("hex.encode", 1),
+        ("http.send", 1),
+        ("indexof", 2),
+        ("intersection", 1),
+        ("is_array", 1),
+        ("is_boolean", 1),
+        ("is_null", 1),
+        ("is_number", 1),
+        ("is_object", 1),
+        ("is_set", 1),
+        ("is_string", 1),
+        ("json.filter", 2),
+        ("json.is_valid", 1),
+        ("json.marshal", 1),
+        ("json.patch", 2),
+        ("json.remove", 2),
+        ("json.unmarshal", 1),
+        ("lower", 1),
+        ("max", 1),
+        ("min", 1),
+        ("minus", 2),
+        ("mul", 2),
+        ("net.cidr_contains", 2),
+        ("net.cidr_expand", 1),
+        ("net.cidr_intersects", 2),
+        ("numbers.range", 2),
+        ("object.filter", 2),
+        ("object.get", 3),
+        ("object.keys", 1),
+        ("object.remove", 2),
+        ("object.union", 2),
+        ("opa.runtime", 0),
+        ("or", 2),
+        ("plus", 2),
+        ("product", 1),
+        ("rand.intn", 2),
+        ("re_match", 2),
+        ("regex.find_all_string_submatch_n", 3),
+        ("regex.find_n", 3),
+        ("regex.globs_match", 2),
+        ("regex.is_valid", 1),
+        ("regex.match", 2),
+        ("regex.replace", 3),
+        ("regex.split", 2),
+        ("regex.template_match", 4),
+        ("rem", 2),
+        ("replace", 3),
+        ("round", 1),
+        ("semver.compare", 2),
+        ("semver.is_valid", 1),
+        ("sort", 1),
+        ("split", 2),
+        ("sprintf", 2),
+        ("startswith", 2),
+        ("strings.any_prefix_match", 2),
+        ("strings.any_suffix_match", 2),
+        ("strings.replace_n", 2),
+        ("strings.reverse", 1),
+        ("substring", 3),
+        ("sum", 1),
+        ("time.add_date", 4),
+        ("time.clock", 1),
+        ("time.date", 1),
+        ("time.diff", 2),
+        ("time.now_ns", 0),
+        ("time.parse_duration_ns", 1),
+        ("time.parse_ns", 2),
+        ("time.parse_rfc3339_ns", 1),
+        ("time.weekday", 1),
+        ("to_number", 1),
+        ("trace", 1),
+        ("trim", 2),
+        ("trim_left", 2),
+        ("trim_prefix", 2),
+        ("trim_right", 2),
+        ("trim_space", 1),
+        ("trim_suffix", 2),
+        ("type_name", 1),
+        ("union", 1),
+        ("units.parse", 1),
+        ("units.parse_bytes", 1),
+        ("upper", 1),
+        ("urlquery.decode", 1),
+        ("urlquery.encode", 1),
+        ("urlquery.encode_object", 1),
+        ("uuid.rfc4122", 1),
+        ("walk", 1),
+        ("yaml.marshal", 1),
         ("yaml.unmarshal", 1),
     ];
     ARITIES.iter().find(|(n, _)| *n == name).map(|(_, a)| *a)
@@ -190,17 +284,17 @@ mod tests {
     #[test]
     fn leaves_everything_else_alone() {
         let untouched = [
-            "out := split(s, \",\")",                          // already assignment form
-            "split(s, \",\")",                                 // plain call (arity matches)
-            "x := \"split(s, \\\",\\\", out)\"",               // inside a string
-            "# split(s, \",\", out)",                          // inside a comment
-            "x := `format_int(n, 10, out)`",                   // inside a raw string
-            "split(a, b, c) { true }",                         // a user rule head
-            "not split(s, \",\", out)",                        // not a statement start
-            "my_func(a, b, c)",                                // unknown function
-            "f(split(s, \",\", out))",                         // nested, not a statement
-            "split(s, \",\", out, extra)",                     // two too many: left for the parser
-            "split(s, \",\",",                                 // unterminated
+            "out := split(s, \",\")",            // already assignment form
+            "split(s, \",\")",                   // plain call (arity matches)
+            "x := \"split(s, \\\",\\\", out)\"", // inside a string
+            "# split(s, \",\", out)",            // inside a comment
+            "x := `format_int(n, 10, out)`",     // inside a raw string
+            "split(a, b, c) { true }",           // a user rule head
+            "not split(s, \",\", out)",          // not a statement start
+            "my_func(a, b, c)",                  // unknown function
+            "f(split(s, \",\", out))",           // nested, not a statement
+            "split(s, \",\", out, extra)",       // two too many: left for the parser
+            "split(s, \",\",",                   // unterminated
         ];
         for src in untouched {
             assert_eq!(normalize(src), src, "input: {src}");

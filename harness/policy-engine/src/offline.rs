@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::{admission_review_to_request, builtins, fill_placeholders, manifests, EvalError, ModuleError, PlaceholderError, PolicyEngine, ReviewError, Violation};
+use crate::{
+    EvalError, ModuleError, PlaceholderError, PolicyEngine, ReviewError, Violation, admission_review_to_request,
+    builtins, fill_placeholders, manifests,
+};
 
 /// What to check. Parameters are strings, as every 2019 parameter was.
 #[derive(Debug, Clone, Default)]
@@ -90,11 +93,16 @@ fn cli_params(req: &CheckRequest) -> Map<String, Value> {
 fn definition_source(path: &Path, req: &CheckRequest) -> Result<PolicySource, CheckError> {
     let bad = |message: String| CheckError::Definition { path: path.to_path_buf(), message };
     let text = read(path)?;
-    let def: Value = serde_json::from_str(&text).map_err(|e| CheckError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+    let def: Value = serde_json::from_str(&text)
+        .map_err(|e| CheckError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
     let props = def.get("properties").unwrap_or(&def);
     let details = props.pointer("/policyRule/then/details").ok_or_else(|| bad("no policyRule.then.details".into()))?;
     let uri = details.get("policy").and_then(Value::as_str).ok_or_else(|| bad("no details.policy".into()))?;
-    let file = uri.rsplit('/').next().filter(|f| !f.is_empty()).ok_or_else(|| bad(format!("policy URI {uri} has no file name")))?;
+    let file = uri
+        .rsplit('/')
+        .next()
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| bad(format!("policy URI {uri} has no file name")))?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let beside = dir.join(file);
     let in_dir = req.policies_dir.as_ref().map(|d| d.join(file)).filter(|p| p.is_file());
@@ -106,7 +114,10 @@ fn definition_source(path: &Path, req: &CheckRequest) -> Result<PolicySource, Ch
         (None, None) if beside.is_file() => found(beside)?,
         (None, None) => {
             let searched = req.policies_dir.as_ref().map(|d| format!("{}, ", d.display())).unwrap_or_default();
-            return Err(bad(format!("{file} (from {uri}) is not a built-in and was not found in {searched}{}", dir.display())));
+            return Err(bad(format!(
+                "{file} (from {uri}) is not a built-in and was not found in {searched}{}",
+                dir.display()
+            )));
         }
     };
 
@@ -139,7 +150,8 @@ fn requests(path: &Path) -> Result<Vec<Value>, CheckError> {
         if doc.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
             out.push(admission_review_to_request(&doc).map_err(review_err)?);
         } else {
-            let request = manifests::create_request(&doc).map_err(|message| CheckError::Parse { path: path.to_path_buf(), message })?;
+            let request = manifests::create_request(&doc)
+                .map_err(|message| CheckError::Parse { path: path.to_path_buf(), message })?;
             out.push(admission_review_to_request(&request).map_err(review_err)?);
         }
     }
@@ -172,7 +184,8 @@ pub fn check(req: &CheckRequest) -> Result<CheckReport, CheckError> {
     }
     for path in &req.existing {
         for doc in documents(path)? {
-            let (plural, ns, name) = manifests::placement(&doc).map_err(|message| CheckError::Parse { path: path.clone(), message })?;
+            let (plural, ns, name) =
+                manifests::placement(&doc).map_err(|message| CheckError::Parse { path: path.clone(), message })?;
             engine.upsert_object(&plural, ns.as_deref(), &name, doc);
         }
     }

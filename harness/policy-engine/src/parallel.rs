@@ -2,8 +2,8 @@
 //! varies by orders of magnitude (a referential policy against a one-line check), so workers pull
 //! the next module as they finish instead of taking fixed shares.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// `f` over `items` on up to `threads` threads (the caller's thread included); results in item order.
 pub(crate) fn map<T: Sync, R: Send>(items: &[T], threads: usize, f: &(impl Fn(&T) -> R + Sync)) -> Vec<R> {

@@ -11,8 +11,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::tokens::{tokenize, Kind};
 use crate::PlaceholderError;
+use crate::tokens::{Kind, tokenize};
 
 const POLICY_ID: &str = "AzurePolicyID";
 const PARAM_PREFIX: &str = "policyParameters.";

@@ -14,7 +14,7 @@ use regorus::{Engine, Value};
 use crate::analysis::DataNeeds;
 use crate::joins::JoinIndex;
 use crate::lookups;
-use crate::modules::{analyse_now, CompiledModule, Variant};
+use crate::modules::{CompiledModule, Variant, analyse_now};
 use crate::replicated_data::ReplicatedData;
 
 /// A module's engine, analysed and ready: evaluating a clone costs no setup. Modules that read data
@@ -45,10 +45,18 @@ pub(crate) struct Indexed {
 
 impl Indexed {
     /// `built`: an index another variant built with the same key rules, to share.
-    fn prepare(variant: &Variant, matches: &mut dyn FnMut() -> anyhow::Result<Value>, built: Option<Result<JoinIndex, String>>) -> Self {
+    fn prepare(
+        variant: &Variant,
+        matches: &mut dyn FnMut() -> anyhow::Result<Value>,
+        built: Option<Result<JoinIndex, String>>,
+    ) -> Self {
         let engine = variant.engine.clone();
         let joins = (variant.joins > 0).then(|| {
-            built.unwrap_or_else(|| matches().and_then(|m| JoinIndex::build(&engine, variant.joins, &m)).map_err(|e| format!("join index: {e:#}")))
+            built.unwrap_or_else(|| {
+                matches()
+                    .and_then(|m| JoinIndex::build(&engine, variant.joins, &m))
+                    .map_err(|e| format!("join index: {e:#}"))
+            })
         });
         Indexed { engine, joins }
     }
@@ -85,7 +93,12 @@ fn prepare(id: &str, module: &Arc<CompiledModule>, data: &ReplicatedData) -> Pre
     let audit = module.audit.as_ref().map(|v| Indexed::prepare(v, &mut matches, None));
     let admission = module.admission.as_ref().map(|v| {
         // The same key rules over the same tuples give the same index: build it once.
-        let same = module.audit.as_ref().zip(audit.as_ref()).filter(|(a, _)| a.keys_module == v.keys_module).and_then(|(_, a)| a.joins.clone());
+        let same = module
+            .audit
+            .as_ref()
+            .zip(audit.as_ref())
+            .filter(|(a, _)| a.keys_module == v.keys_module)
+            .and_then(|(_, a)| a.joins.clone());
         Indexed::prepare(v, &mut matches, same)
     });
     let replicated_matches = if module.admission_reads_matches { matches().ok() } else { None };
@@ -109,11 +122,14 @@ pub(crate) fn prepare_all(
     data: &ReplicatedData,
     previous: Option<&[Arc<PreparedModule>]>,
 ) -> Arc<[Arc<PreparedModule>]> {
-    let reusable: BTreeMap<&str, &Arc<PreparedModule>> = previous.unwrap_or_default().iter().map(|p| (p.id.as_str(), p)).collect();
+    let reusable: BTreeMap<&str, &Arc<PreparedModule>> =
+        previous.unwrap_or_default().iter().map(|p| (p.id.as_str(), p)).collect();
     modules
         .iter()
         .map(|(id, module)| match reusable.get(id.as_str()) {
-            Some(p) if Arc::ptr_eq(&p.compiled, module) && p.data_generation == data_generation(data, module) => Arc::clone(p),
+            Some(p) if Arc::ptr_eq(&p.compiled, module) && p.data_generation == data_generation(data, module) => {
+                Arc::clone(p)
+            }
             _ => Arc::new(prepare(id, module, data)),
         })
         .collect()

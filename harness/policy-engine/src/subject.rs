@@ -18,7 +18,7 @@
 //! comprehension, other shapes) are left alone. `tests/fast_path_equivalence.rs` checks the claim
 //! against full evaluation over random clusters.
 
-use crate::tokens::{tokenize, Code, Kind};
+use crate::tokens::{Code, Kind, tokenize};
 
 /// What a rewritten subject refers to.
 pub(crate) const SUBJECT_REF: &str = "data.gatekeeper_admission.subject";
@@ -68,7 +68,9 @@ subject[[kind, namespace, name, resource]] {
 pub(crate) fn reads_matches(src: &str) -> bool {
     let tokens = tokenize(src);
     tokens.iter().enumerate().any(|(i, t)| {
-        t.kind == Kind::Ident && &src[t.start..t.end] == "matches" && !(i > 0 && &src[tokens[i - 1].start..tokens[i - 1].end] == ".")
+        t.kind == Kind::Ident
+            && &src[t.start..t.end] == "matches"
+            && !(i > 0 && &src[tokens[i - 1].start..tokens[i - 1].end] == ".")
     })
 }
 
@@ -145,8 +147,8 @@ mod tests {
     fn unprovable_occurrences_stay() {
         let head = r#"deny[{"id": "x", "resource": {"kind": "pods", "namespace": ns, "name": n}, "resolution": {"message": "m"}}]"#;
         for body in [
-            r#"{ matches[["services", ns, n, o]] }"#,          // another kind than the head's
-            r#"{ matches[["pods", n, ns, o]] }"#,              // variables swapped
+            r#"{ matches[["services", ns, n, o]] }"#, // another kind than the head's
+            r#"{ matches[["pods", n, ns, o]] }"#,     // variables swapped
             r#"{ x := ns; not matches[["pods", ns, n, o]] }"#, // negated
             r#"{ ns := "a"; n := "b"; xs := [o | matches[["pods", ns, n, o]]] }"#, // comprehension
         ] {

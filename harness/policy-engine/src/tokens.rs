@@ -128,7 +128,10 @@ impl<'a> Code<'a> {
 
     /// The string literal at `i`, decoded.
     pub fn literal(&self, i: usize) -> Option<String> {
-        self.tokens.get(i).filter(|t| t.kind == Kind::Str).and_then(|_| serde_json::from_str::<String>(self.text(i)).ok())
+        self.tokens
+            .get(i)
+            .filter(|t| t.kind == Kind::Str)
+            .and_then(|_| serde_json::from_str::<String>(self.text(i)).ok())
     }
 
     pub fn next_code(&self, mut i: usize) -> usize {
@@ -159,7 +162,14 @@ impl<'a> Code<'a> {
     /// The `matches[["<kind>", a, b, c]]` lookup starting at token `i`: twelve tokens, a literal kind
     /// and three identifiers or literals.
     pub fn matches_lookup(&self, i: usize) -> Option<MatchesLookup> {
-        let shape = self.is(i, "matches") && self.is(i + 1, "[") && self.is(i + 2, "[") && self.is(i + 4, ",") && self.is(i + 6, ",") && self.is(i + 8, ",") && self.is(i + 10, "]") && self.is(i + 11, "]");
+        let shape = self.is(i, "matches")
+            && self.is(i + 1, "[")
+            && self.is(i + 2, "[")
+            && self.is(i + 4, ",")
+            && self.is(i + 6, ",")
+            && self.is(i + 8, ",")
+            && self.is(i + 10, "]")
+            && self.is(i + 11, "]");
         let term = |j: usize| matches!(self.tokens.get(j).map(|t| t.kind), Some(Kind::Ident | Kind::Str));
         (shape && term(i + 5) && term(i + 7) && term(i + 9)).then_some(())?;
         Some(MatchesLookup { kind: self.literal(i + 3)?, args: [i + 5, i + 7, i + 9], end: i + 11 })
@@ -184,7 +194,11 @@ impl<'a> Code<'a> {
         let mut i = 0;
         while i < self.tokens.len() {
             if !(self.is(i, "deny") && self.is(i + 1, "[")) {
-                i = if matches!(self.text(i), "{" | "[" | "(") { self.closing(i).unwrap_or(self.tokens.len()) + 1 } else { i + 1 };
+                i = if matches!(self.text(i), "{" | "[" | "(") {
+                    self.closing(i).unwrap_or(self.tokens.len()) + 1
+                } else {
+                    i + 1
+                };
                 continue;
             }
             let Some(head_end) = self.closing(i + 1) else { break };
@@ -215,7 +229,8 @@ impl<'a> Code<'a> {
         for i in open + 1..close {
             let t = self.text(i);
             let separator = depth == 0
-                && (t == ";" || (self.tokens[i].kind == Kind::Newline && !operator(last) && !operator(self.next_code(i))));
+                && (t == ";"
+                    || (self.tokens[i].kind == Kind::Newline && !operator(last) && !operator(self.next_code(i))));
             if separator {
                 if let Some(s) = start.take() {
                     out.push((s, last));
@@ -254,8 +269,16 @@ mod tests {
         assert_eq!(
             kinds(src),
             vec![
-                Kind::Ident, Kind::Punct(':'), Kind::Punct('='), Kind::Str, Kind::Comment, Kind::Newline,
-                Kind::Ident, Kind::Punct(':'), Kind::Punct('='), Kind::Str,
+                Kind::Ident,
+                Kind::Punct(':'),
+                Kind::Punct('='),
+                Kind::Str,
+                Kind::Comment,
+                Kind::Newline,
+                Kind::Ident,
+                Kind::Punct(':'),
+                Kind::Punct('='),
+                Kind::Str,
             ]
         );
     }
@@ -265,7 +288,8 @@ mod tests {
         let code = Code::new("p { a := [1,\n 2]; b\n c := 1 +\n 2 # x\n}");
         let open = 1;
         let close = code.closing(open).unwrap();
-        let texts: Vec<String> = code.statements(open, close).into_iter().map(|(s, e)| code.span(s, e).to_string()).collect();
+        let texts: Vec<String> =
+            code.statements(open, close).into_iter().map(|(s, e)| code.span(s, e).to_string()).collect();
         assert_eq!(texts, ["a := [1,\n 2]", "b", "c := 1 +\n 2"]);
     }
 

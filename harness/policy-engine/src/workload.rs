@@ -3,9 +3,9 @@
 //! Deterministic (no RNG): object `i` is always the same, so runs are comparable. The mix is what a
 //! busy 2019 cluster looked like to kube-mgmt: mostly pods, some services and ingresses, namespaces.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::{builtins::BUILTINS, fill_placeholders, ModuleError, PolicyEngine};
+use crate::{ModuleError, PolicyEngine, builtins::BUILTINS, fill_placeholders};
 
 /// Parameter values used for the built-ins (the reference's examples).
 pub fn example_params() -> serde_json::Map<String, Value> {
@@ -24,7 +24,10 @@ pub fn example_params() -> serde_json::Map<String, Value> {
 pub fn load_builtins(engine: &mut PolicyEngine) -> Result<(), ModuleError> {
     let params = example_params();
     for b in &BUILTINS {
-        let id = format!("/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/policyAssignments/{}", b.policy_id);
+        let id = format!(
+            "/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/policyAssignments/{}",
+            b.policy_id
+        );
         let rego = fill_placeholders(b.source, &id, &params).map_err(|e| ModuleError {
             id: b.file.to_string(),
             line: 0,
@@ -85,7 +88,12 @@ pub fn object(i: usize) -> (&'static str, Option<String>, String, Value) {
         }
         _ => {
             let name = format!("ns-extra-{i}");
-            ("namespaces", None, name.clone(), json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
+            (
+                "namespaces",
+                None,
+                name.clone(),
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+            )
         }
     }
 }

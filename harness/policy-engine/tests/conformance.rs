@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 enum Eval {
     /// Admission of `object` (resource, namespace, name) with `existing` replicated first.
@@ -22,10 +22,15 @@ struct Case {
 }
 
 fn bad_pod(namespace: &str) -> Value {
-    pod(namespace, "web", json!({"test1": "x"}), json!([{
-        "name": "nginx", "image": "nginx:1.17", "ports": [{"containerPort": 80}],
-        "securityContext": {"privileged": true},
-    }]))
+    pod(
+        namespace,
+        "web",
+        json!({"test1": "x"}),
+        json!([{
+            "name": "nginx", "image": "nginx:1.17", "ports": [{"containerPort": 80}],
+            "securityContext": {"privileged": true},
+        }]),
+    )
 }
 
 fn cases() -> Vec<Case> {
@@ -42,7 +47,8 @@ fn cases() -> Vec<Case> {
     let mut security_empty = good_container("app");
     security_empty["securityContext"] = json!({});
     let mut init_only = pod("team", "web", good_labels(), json!([]));
-    init_only["spec"] = json!({"initContainers": [{"name": "init", "image": "nginx", "securityContext": {"privileged": true}}]});
+    init_only["spec"] =
+        json!({"initContainers": [{"name": "init", "image": "nginx", "securityContext": {"privileged": true}}]});
 
     vec![
         Case {
@@ -173,7 +179,11 @@ fn conformance_table() {
             }
         }
         if let Eval::Audit = case.eval {
-            assert!(violations.iter().all(|v| v.resource.kind == "pods" && v.resource.namespace == "team" && v.resource.name == "p9"));
+            assert!(
+                violations
+                    .iter()
+                    .all(|v| v.resource.kind == "pods" && v.resource.namespace == "team" && v.resource.name == "p9")
+            );
         }
     }
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use policy_engine::{audit_response, EvalError, PolicyEngine};
+use policy_engine::{EvalError, PolicyEngine, audit_response};
 use serde_json::json;
 
 const LABELS_OUTPUT_ARG: &str = r#"package admission
@@ -30,11 +30,15 @@ fn output_argument_forms_deny_like_opa() {
 #[test]
 fn compile_errors_are_located_and_isolated() {
     let mut engine = engine();
-    let err = engine.upsert_module("azure-policy/broken/policy.rego", "package admission\n\ndeny[x] {\n  x := \n}\n").unwrap_err();
+    let err = engine
+        .upsert_module("azure-policy/broken/policy.rego", "package admission\n\ndeny[x] {\n  x := \n}\n")
+        .unwrap_err();
     assert_eq!(err.id, "azure-policy/broken/policy.rego");
     assert!(err.line >= 3 && err.column > 0, "{err:?}");
     assert!(!err.message.is_empty());
-    let err = engine.upsert_module("azure-policy/unknown/policy.rego", "package admission\ndeny[x] { x := no_such_builtin(1) }\n").unwrap_err();
+    let err = engine
+        .upsert_module("azure-policy/unknown/policy.rego", "package admission\ndeny[x] { x := no_such_builtin(1) }\n")
+        .unwrap_err();
     assert!(err.message.contains("no_such_builtin"), "{err:?}");
     assert_eq!(engine.module_ids().len(), 9);
     let v = engine.admit(&create("pods", "team", "web", pod("team", "web", json!({}), json!([])))).unwrap();
@@ -62,7 +66,12 @@ fn remove_module_and_objects() {
     let mut engine = engine();
     assert!(engine.remove_module("azure-policy/PodEnforceLabels/policy.rego"));
     assert!(!engine.remove_module("azure-policy/PodEnforceLabels/policy.rego"));
-    engine.upsert_object("pods", Some("team"), "p9", pod("team", "p9", json!({}), json!([{"name": "c", "image": "nginx"}])));
+    engine.upsert_object(
+        "pods",
+        Some("team"),
+        "p9",
+        pod("team", "p9", json!({}), json!([{"name": "c", "image": "nginx"}])),
+    );
     assert_eq!(engine.object_count(), 1);
     let snapshot = engine.clone();
     engine.remove_object("pods", Some("team"), "p9");
@@ -74,7 +83,12 @@ fn remove_module_and_objects() {
 #[test]
 fn update_overlay_hides_the_stored_copy_and_audit_shape() {
     let mut engine = engine();
-    engine.upsert_object("pods", Some("team"), "web", pod("team", "web", json!({}), json!([{"name": "c", "image": "nginx"}])));
+    engine.upsert_object(
+        "pods",
+        Some("team"),
+        "web",
+        pod("team", "web", json!({}), json!([{"name": "c", "image": "nginx"}])),
+    );
     let mut req = create("pods", "team", "web", pod("team", "web", good_labels(), json!([good_container("c")])));
     req["operation"] = json!("UPDATE");
     assert!(engine.admit(&req).unwrap().is_empty());

@@ -8,7 +8,7 @@ mod common;
 use policy_engine::PolicyEngine;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const NAMESPACES: [&str; 4] = ["team", "other", "kube-system", "default"];
 const NAMES: [&str; 4] = ["a", "b", "web", "db"];
@@ -19,23 +19,31 @@ const KINDS: [&str; 4] = ["pods", "services", "ingresses", "namespaces"];
 const EXTRA_MODULES: [(&str, &str); 6] = [
     // Cluster-scoped: `matches` over namespaces yields one tuple per field of the object at a path,
     // so an UPDATE must drop every tuple of the stored object and add the request's.
-    ("extra/namespaces/policy.rego", r#"package admission
+    (
+        "extra/namespaces/policy.rego",
+        r#"package admission
 import data.k8s.matches
 deny[{"id": "ns", "resource": {"kind": "namespaces", "name": n}, "resolution": {"message": msg}}] {
     matches[["namespaces", n, field, value]]
     msg := sprintf("%v", [field])
 }
-"#),
+"#,
+    ),
     // The head reports a service while the tuple is a pod: not a subject.
-    ("extra/cross-kind/policy.rego", r#"package admission
+    (
+        "extra/cross-kind/policy.rego",
+        r#"package admission
 import data.k8s.matches
 deny[{"id": "cross", "resource": {"kind": "services", "namespace": ns, "name": n}, "resolution": {"message": "pod twin"}}] {
     matches[["pods", ns, n, p]]
     p.spec
 }
-"#),
+"#,
+    ),
     // Two subjects of one rule plus a referential lookup of another kind.
-    ("extra/twice/policy.rego", r#"package admission
+    (
+        "extra/twice/policy.rego",
+        r#"package admission
 import data.k8s.matches
 deny[{"id": "twice", "resource": {"kind": "pods", "namespace": ns, "name": n}, "resolution": {"message": msg}}] {
     matches[["pods", ns, n, p]]
@@ -44,11 +52,14 @@ deny[{"id": "twice", "resource": {"kind": "pods", "namespace": ns, "name": n}, "
     p.spec.containers[_].image == q.spec.containers[_].image
     msg := sprintf("service %v shares namespace", [other])
 }
-"#),
+"#,
+    ),
     // An indexed join on numbers, written the other way round, with a literal namespace. It can
     // match the reviewed service itself, so an update must swap the stored object's index entries
     // for the request's (the message shows which one matched).
-    ("extra/port-twin/policy.rego", r#"package admission
+    (
+        "extra/port-twin/policy.rego",
+        r#"package admission
 import data.k8s.matches
 deny[{"id": "port-twin", "resource": {"kind": "services", "namespace": ns, "name": n}, "resolution": {"message": msg}}] {
     matches[["services", ns, n, s]]
@@ -57,24 +68,31 @@ deny[{"id": "port-twin", "resource": {"kind": "services", "namespace": ns, "name
     port == o.spec.ports[_].port
     msg := sprintf("port %v is also used by team/%v (%v)", [port, other, o.spec.type])
 }
-"#),
+"#,
+    ),
     // Indexed in the audit, a subject in admission.
-    ("extra/image-index/policy.rego", r#"package admission
+    (
+        "extra/image-index/policy.rego",
+        r#"package admission
 import data.k8s.matches
 deny[{"id": "image-index", "resource": {"kind": "pods", "namespace": ns, "name": n}, "resolution": {"message": "nginx"}}] {
     image := "nginx:1.17"
     matches[["pods", ns, n, p]]
     p.spec.containers[_].image == image
 }
-"#),
+"#,
+    ),
     // A negated lookup of the reviewed path: must see the full `matches`.
-    ("extra/negated/policy.rego", r#"package admission
+    (
+        "extra/negated/policy.rego",
+        r#"package admission
 import data.k8s.matches
 deny[{"id": "negated", "resource": {"kind": "ingresses", "namespace": ns, "name": n}, "resolution": {"message": "no pod twin"}}] {
     matches[["ingresses", ns, n, i]]
     not matches[["pods", ns, n, i]]
 }
-"#),
+"#,
+    ),
 ];
 
 fn pick<'a>(rng: &mut StdRng, pool: &[&'a str]) -> &'a str {
@@ -216,7 +234,11 @@ fn prepared_engines_reused_across_changes_still_match_the_reference() {
             changes += 1;
             assert_eq!(engine.audit(), engine.audit_reference(), "seed {seed}, after change {changes}");
             let request = random_request(&mut rng);
-            assert_eq!(engine.admit(&request).map_err(|e| e.to_string()), engine.admit_reference(&request).map_err(|e| e.to_string()), "seed {seed}, {request}");
+            assert_eq!(
+                engine.admit(&request).map_err(|e| e.to_string()),
+                engine.admit_reference(&request).map_err(|e| e.to_string()),
+                "seed {seed}, {request}"
+            );
         }
     }
 }

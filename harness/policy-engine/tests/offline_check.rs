@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use policy_engine::offline::{check, CheckError, CheckRequest};
+use policy_engine::offline::{CheckError, CheckRequest, check};
 
 fn scratch(name: &str, files: &[(&str, &str)]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("policy-check-{name}-{}", std::process::id()));
@@ -31,7 +31,11 @@ fn definition_with_existing_objects_and_review() {
     let report = check(&req).unwrap();
     assert!(!report.allowed());
     assert_eq!(report.to_json()["violations"][0]["id"], "/subscriptions/s/a1");
-    assert!(report.violations[0].message.ends_with("ingress host conflicts with an existing ingress api in the prod namespace"));
+    assert!(
+        report.violations[0]
+            .message
+            .ends_with("ingress host conflicts with an existing ingress api in the prod namespace")
+    );
 
     // The same object as a full AdmissionReview.
     let review = serde_json::json!({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview", "request": {
@@ -48,17 +52,37 @@ fn errors_are_clear() {
     let dir = scratch("err", &[("ing.yaml", HOSTS), ("bad.rego", "package admission\ndeny[x] {")]);
     let none = CheckRequest { object_file: dir.join("ing.yaml"), ..Default::default() };
     assert!(matches!(check(&none), Err(CheckError::NoPolicy)));
-    let bad = CheckRequest { rego_files: vec![dir.join("bad.rego")], object_file: dir.join("ing.yaml"), ..Default::default() };
+    let bad = CheckRequest {
+        rego_files: vec![dir.join("bad.rego")],
+        object_file: dir.join("ing.yaml"),
+        ..Default::default()
+    };
     assert!(matches!(check(&bad), Err(CheckError::Module(_))));
-    let missing = CheckRequest { rego_files: vec![dir.join("nope.rego")], object_file: dir.join("ing.yaml"), ..Default::default() };
+    let missing = CheckRequest {
+        rego_files: vec![dir.join("nope.rego")],
+        object_file: dir.join("ing.yaml"),
+        ..Default::default()
+    };
     assert!(check(&missing).unwrap_err().to_string().contains("nope.rego"));
-    let def = |file: &str| format!(r#"{{"properties": {{"policyRule": {{"then": {{"details": {{"policy": "https://x.invalid/{file}"}}}}}}}}}}"#);
+    let def = |file: &str| {
+        format!(
+            r#"{{"properties": {{"policyRule": {{"then": {{"details": {{"policy": "https://x.invalid/{file}"}}}}}}}}}}"#
+        )
+    };
     std::fs::write(dir.join("unknown.json"), def("unknown.rego")).unwrap();
-    let unknown = CheckRequest { definition: Some(dir.join("unknown.json")), object_file: dir.join("ing.yaml"), ..Default::default() };
+    let unknown = CheckRequest {
+        definition: Some(dir.join("unknown.json")),
+        object_file: dir.join("ing.yaml"),
+        ..Default::default()
+    };
     let message = check(&unknown).unwrap_err().to_string();
     assert!(message.contains("unknown.rego") && message.contains("is not a built-in"), "{message}");
     // A definition's own Rego file is found beside it.
-    std::fs::write(dir.join("unknown.rego"), "package admission
-deny[x] { false; x := 1 }").unwrap();
+    std::fs::write(
+        dir.join("unknown.rego"),
+        "package admission
+deny[x] { false; x := 1 }",
+    )
+    .unwrap();
     assert!(check(&unknown).unwrap().allowed());
 }

@@ -1,6 +1,6 @@
 //! Property tests: parsing AdmissionReviews and loading modules never panic, whatever the input.
 
-use policy_engine::{admission_review_to_request, PolicyEngine};
+use policy_engine::{PolicyEngine, admission_review_to_request};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -10,13 +10,29 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
         "[a-zA-Z0-9/._-]{0,12}".prop_map(Value::from),
-        prop_oneof![Just("AdmissionReview"), Just("admission.k8s.io/v1"), Just("admission.k8s.io/v1beta1"), Just("pods"), Just("")].prop_map(Value::from),
+        prop_oneof![
+            Just("AdmissionReview"),
+            Just("admission.k8s.io/v1"),
+            Just("admission.k8s.io/v1beta1"),
+            Just("pods"),
+            Just("")
+        ]
+        .prop_map(Value::from),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
             prop::collection::btree_map(
-                prop_oneof![Just("kind".to_string()), Just("apiVersion".to_string()), Just("request".to_string()), Just("resource".to_string()), Just("name".to_string()), Just("namespace".to_string()), Just("object".to_string()), "[a-z]{1,6}"],
+                prop_oneof![
+                    Just("kind".to_string()),
+                    Just("apiVersion".to_string()),
+                    Just("request".to_string()),
+                    Just("resource".to_string()),
+                    Just("name".to_string()),
+                    Just("namespace".to_string()),
+                    Just("object".to_string()),
+                    "[a-z]{1,6}"
+                ],
                 inner,
                 0..5
             )

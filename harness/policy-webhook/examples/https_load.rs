@@ -48,7 +48,9 @@ fn parse_args() -> Args {
                 if code == 2 {
                     eprintln!("https_load: unknown argument {other}");
                 }
-                eprintln!("usage: https_load [--requests N] [--concurrency N] [--objects N] [--url URL --ca-file FILE]");
+                eprintln!(
+                    "usage: https_load [--requests N] [--concurrency N] [--objects N] [--url URL --ca-file FILE]"
+                );
                 std::process::exit(code);
             }
         }

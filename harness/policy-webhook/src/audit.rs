@@ -22,11 +22,7 @@ pub async fn audit(State(state): State<Arc<AppState>>) -> Response {
     match result {
         Ok(Ok(violations)) => {
             state.metrics.record_audit(violations.len());
-            tracing::info!(
-                violations = violations.len(),
-                duration_ms = started.elapsed().as_millis() as u64,
-                "audit"
-            );
+            tracing::info!(violations = violations.len(), duration_ms = started.elapsed().as_millis() as u64, "audit");
             Json(policy_engine::audit_response(&violations)).into_response()
         }
         Ok(Err(error)) => {

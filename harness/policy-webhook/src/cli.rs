@@ -180,7 +180,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn register(args: RegisterArgs) -> anyhow::Result<()> {
     let client = kube_client(args.kube.kubeconfig.as_deref()).await?;
-    let ca_pem = std::fs::read_to_string(&args.ca_file).with_context(|| format!("reading {}", args.ca_file.display()))?;
+    let ca_pem =
+        std::fs::read_to_string(&args.ca_file).with_context(|| format!("reading {}", args.ca_file.display()))?;
     let registration = Registration {
         kind: args.kind,
         name: args.name,
@@ -192,8 +193,18 @@ async fn register(args: RegisterArgs) -> anyhow::Result<()> {
     };
     registration::register(&client, &registration).await?;
     if !args.no_wait {
-        let took = registration::wait_until_reviewed(&client, &registration.webhook_name, Duration::from_secs(args.wait_seconds)).await?;
-        println!("registered {} ({}), reviewing requests after {} ms", registration.name, registration.webhook_name, took.as_millis());
+        let took = registration::wait_until_reviewed(
+            &client,
+            &registration.webhook_name,
+            Duration::from_secs(args.wait_seconds),
+        )
+        .await?;
+        println!(
+            "registered {} ({}), reviewing requests after {} ms",
+            registration.name,
+            registration.webhook_name,
+            took.as_millis()
+        );
     } else {
         println!("registered {} ({})", registration.name, registration.webhook_name);
     }
@@ -264,7 +275,17 @@ mod tests {
     #[test]
     fn parses_register_with_failure_policy_in_either_case() {
         for value in ["Fail", "fail"] {
-            let cli = Cli::try_parse_from(["policy-webhook", "register", "--url", "https://127.0.0.1:1/v1/admit", "--ca-file", "ca.pem", "--failure-policy", value]).unwrap();
+            let cli = Cli::try_parse_from([
+                "policy-webhook",
+                "register",
+                "--url",
+                "https://127.0.0.1:1/v1/admit",
+                "--ca-file",
+                "ca.pem",
+                "--failure-policy",
+                value,
+            ])
+            .unwrap();
             let Command::Register(args) = cli.command else { panic!() };
             assert_eq!(args.failure_policy, FailurePolicy::Fail);
             assert_eq!(args.name, "gatekeeper");
@@ -273,7 +294,8 @@ mod tests {
 
     #[test]
     fn serve_defaults_replicate_the_four_resources() {
-        let cli = Cli::try_parse_from(["policy-webhook", "serve", "--tls-cert-file", "c", "--tls-key-file", "k"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["policy-webhook", "serve", "--tls-cert-file", "c", "--tls-key-file", "k"]).unwrap();
         let Command::Serve(args) = cli.command else { panic!() };
         assert_eq!(args.replicate, DEFAULT_REPLICATE.map(String::from).to_vec());
         assert_eq!(args.policy_namespace, "azure-policy");

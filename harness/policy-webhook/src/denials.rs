@@ -70,8 +70,7 @@ impl DenialLog {
     /// back never repeats or skips an entry that is still held.
     pub fn since(&self, since: u64, limit: usize) -> DenialPage {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let denials: Vec<Denial> =
-            inner.entries.iter().filter(|d| d.seq >= since).take(limit).cloned().collect();
+        let denials: Vec<Denial> = inner.entries.iter().filter(|d| d.seq >= since).take(limit).cloned().collect();
         let next = match denials.last() {
             Some(last) => last.seq + 1,
             // Nothing held at or after `since`: the end of the log is the cursor. A cursor from the

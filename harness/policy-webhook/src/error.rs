@@ -13,7 +13,9 @@ pub enum WebhookError {
         #[source]
         source: std::io::Error,
     },
-    #[error("invalid --replicate value `{0}`: want [group/]version/resource, e.g. v1/pods or networking.k8s.io/v1/ingresses")]
+    #[error(
+        "invalid --replicate value `{0}`: want [group/]version/resource, e.g. v1/pods or networking.k8s.io/v1/ingresses"
+    )]
     ResourceSpec(String),
     #[error("resource {0} is not served by the API server")]
     UnknownResource(String),

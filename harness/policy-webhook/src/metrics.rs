@@ -146,7 +146,11 @@ impl Metrics {
         }
         let counters = [
             ("admission_violations_total", "Violations found in admission requests.", &self.admission_violations),
-            ("policy_check_failed_total", "Evaluations that failed and were allowed (fail open).", &self.policy_check_failed),
+            (
+                "policy_check_failed_total",
+                "Evaluations that failed and were allowed (fail open).",
+                &self.policy_check_failed,
+            ),
             ("audit_runs_total", "Audit queries served.", &self.audit_runs),
         ];
         for (metric, help, value) in counters {

@@ -209,7 +209,8 @@ impl PolicyLoader {
         if data.is_empty() {
             return;
         }
-        let current = cm.annotations().get(POLICY_STATUS_ANNOTATION).and_then(|s| serde_json::from_str::<Value>(s).ok());
+        let current =
+            cm.annotations().get(POLICY_STATUS_ANNOTATION).and_then(|s| serde_json::from_str::<Value>(s).ok());
         if current.as_ref() == Some(&status) {
             return;
         }
@@ -294,7 +295,10 @@ mod tests {
     #[test]
     fn the_control_plane_ca_configmap_is_not_a_policy() {
         let mut l = loader();
-        let ca = data(&[("ca.crt", "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIBADAKBggqhkjOPQQDAjAA\n-----END CERTIFICATE-----\n")]);
+        let ca = data(&[(
+            "ca.crt",
+            "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIBADAKBggqhkjOPQQDAjAA\n-----END CERTIFICATE-----\n",
+        )]);
         assert!(l.apply("kube-root-ca.crt", &ca, EnforcementMode::Default).is_none(), "nothing to patch on it");
         assert!(modules(&l).is_empty());
         assert!(l.loaded_names().is_empty());

@@ -26,8 +26,8 @@ use k8s_openapi::api::admissionregistration::v1::{
     ValidatingWebhookConfiguration, WebhookClientConfig,
 };
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::Client;
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use rand::Rng;
 
 use crate::admission::decision::{PROBE_ANNOTATION, probe_message};
@@ -164,7 +164,10 @@ impl Registration {
     pub fn configuration(&self) -> Configuration {
         let w = self.webhook();
         match self.kind {
-            WebhookKind::Validating => Configuration::Validating(ValidatingWebhookConfiguration { metadata: self.metadata(), webhooks: Some(vec![w]) }),
+            WebhookKind::Validating => Configuration::Validating(ValidatingWebhookConfiguration {
+                metadata: self.metadata(),
+                webhooks: Some(vec![w]),
+            }),
             WebhookKind::Mutating => Configuration::Mutating(MutatingWebhookConfiguration {
                 metadata: self.metadata(),
                 webhooks: Some(vec![MutatingWebhook {
@@ -198,15 +201,25 @@ pub enum RegistrationError {
 /// Server-side apply of a cluster-scoped object under our field manager.
 async fn apply<K>(client: &Client, name: &str, object: &K) -> Result<(), kube::Error>
 where
-    K: kube::Resource<Scope = kube::core::ClusterResourceScope, DynamicType = ()> + Clone + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
+    K: kube::Resource<Scope = kube::core::ClusterResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned,
 {
-    Api::<K>::all(client.clone()).patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(object)).await.map(|_| ())
+    Api::<K>::all(client.clone())
+        .patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(object))
+        .await
+        .map(|_| ())
 }
 
 /// Deletes a cluster-scoped object; `Ok(false)` if it did not exist.
 async fn delete<K>(client: &Client, name: &str) -> Result<bool, kube::Error>
 where
-    K: kube::Resource<Scope = kube::core::ClusterResourceScope, DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+    K: kube::Resource<Scope = kube::core::ClusterResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
 {
     match Api::<K>::all(client.clone()).delete(name, &DeleteParams::default()).await {
         Ok(_) => Ok(true),
@@ -281,7 +294,11 @@ pub async fn wait_until_reviewed(
         match probe(client, webhook_name).await {
             Ok(_) => {
                 let took = started.elapsed();
-                tracing::info!(webhook = webhook_name, took_ms = took.as_millis() as u64, "webhook is reviewing requests");
+                tracing::info!(
+                    webhook = webhook_name,
+                    took_ms = took.as_millis() as u64,
+                    "webhook is reviewing requests"
+                );
                 return Ok(took);
             }
             Err(outcome) => last = outcome,

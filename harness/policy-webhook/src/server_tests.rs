@@ -86,7 +86,10 @@ async fn denials_feed_and_metrics_follow_decisions() {
     let denials = page["denials"].as_array().unwrap();
     assert_eq!(denials.len(), 2);
     assert_eq!(denials[0]["resource"], json!({"kind": "pods", "namespace": "team", "name": "a"}));
-    assert_eq!(denials[0]["violations"], json!([{"id": "no-priv", "message": "privileged containers are not allowed"}]));
+    assert_eq!(
+        denials[0]["violations"],
+        json!([{"id": "no-priv", "message": "privileged containers are not allowed"}])
+    );
     // A generateName create: the engine's generated name is not reported, the (empty) real one is.
     assert_eq!(denials[1]["resource"], json!({"kind": "pods", "namespace": "team"}));
     assert_eq!(denials[1]["operation"], "UPDATE");
@@ -162,8 +165,13 @@ async fn status_reports_loaded_modules_rejected_keys_and_replicated_objects() {
 async fn audit_reports_replicated_violations_and_refuses_other_methods() {
     let state = state();
     state.engine.update(|e| {
-        e.upsert_object("pods", Some("team"), "p9", json!({"metadata": {"name": "p9", "namespace": "team"},
-            "spec": {"containers": [{"name": "c", "securityContext": {"privileged": true}}]}}))
+        e.upsert_object(
+            "pods",
+            Some("team"),
+            "p9",
+            json!({"metadata": {"name": "p9", "namespace": "team"},
+            "spec": {"containers": [{"name": "c", "securityContext": {"privileged": true}}]}}),
+        )
     });
     let (status, body) = call(&state, "GET", "/v1/audit", Body::empty()).await;
     assert_eq!(status, StatusCode::OK);
@@ -191,9 +199,9 @@ async fn a_do_not_enforce_policy_is_audited_but_not_enforced() {
     assert_eq!(admit(&state, &pod_review("web", true)).await["response"]["allowed"], true);
     let (_, body) = call(&state, "GET", "/v1/denials?since=0", Body::empty()).await;
     assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["denials"], json!([]));
-    state.engine.update(|e| {
-        e.upsert_object("pods", Some("team"), "web", pod_review("web", true)["request"]["object"].clone())
-    });
+    state
+        .engine
+        .update(|e| e.upsert_object("pods", Some("team"), "web", pod_review("web", true)["request"]["object"].clone()));
     let audit: Value = serde_json::from_slice(&call(&state, "GET", "/v1/audit", Body::empty()).await.1).unwrap();
     assert_eq!(audit["message"], "total violations:1");
     assert_eq!(audit["violations"][0]["id"], "no-priv");

@@ -1,7 +1,7 @@
 //! The state every handler and background task shares.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use contracts::webhook::{RejectedModule, WebhookStatus};
 use serde::Serialize;

@@ -98,11 +98,16 @@ impl WebhookProcess {
         let _ = std::fs::remove_file(&addr_file);
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_policy-webhook"));
         cmd.arg("serve")
-            .arg("--listen").arg(format!("{}:0", env.cluster.webhook_bind_ip()))
-            .arg("--tls-cert-file").arg(env.dir.join("tls.crt"))
-            .arg("--tls-key-file").arg(env.dir.join("tls.key"))
-            .arg("--addr-file").arg(&addr_file)
-            .arg("--kubeconfig").arg(env.cluster.kubeconfig_path());
+            .arg("--listen")
+            .arg(format!("{}:0", env.cluster.webhook_bind_ip()))
+            .arg("--tls-cert-file")
+            .arg(env.dir.join("tls.crt"))
+            .arg("--tls-key-file")
+            .arg(env.dir.join("tls.key"))
+            .arg("--addr-file")
+            .arg(&addr_file)
+            .arg("--kubeconfig")
+            .arg(env.cluster.kubeconfig_path());
         let process = cluster::Supervised::spawn("policy-webhook", cmd, &env.dir.join(format!("{tag}.log"))).unwrap();
         let addr = poll(Duration::from_secs(30), || async {
             std::fs::read_to_string(&addr_file).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
@@ -285,16 +290,27 @@ fn generate_name_creates_are_reviewed_before_the_name_exists() {
         // Registered as validating instead, the same webhook sees the generated name.
         registration::unregister(&env.client, &reg.name).await.unwrap();
         let reg = reg.validating();
-        registration::register_and_wait(&env.client, &reg, Duration::from_secs(30)).await.expect("validating registration");
+        registration::register_and_wait(&env.client, &reg, Duration::from_secs(30))
+            .await
+            .expect("validating registration");
         let message = api_message(create_pod(&env.client, pod, false).await);
-        assert!(message.starts_with("admission webhook \"validation.gatekeeper.sh\" denied the request: "), "{message}");
+        assert!(
+            message.starts_with("admission webhook \"validation.gatekeeper.sh\" denied the request: "),
+            "{message}"
+        );
         assert_eq!(message.matches("The operation was disallowed by policy").count(), 5, "{message}");
         assert!(message.contains("required label"), "{message}");
         webhook.finish(env, &reg).await;
     });
 }
 
-async fn create_ingress(client: &kube::Client, ns: &str, name: &str, host: &str, dry_run: bool) -> Result<Ingress, kube::Error> {
+async fn create_ingress(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    host: &str,
+    dry_run: bool,
+) -> Result<Ingress, kube::Error> {
     let ingress: Ingress = serde_json::from_value(json!({
         "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
         "metadata": {"name": name, "namespace": ns, "annotations": {"kubernetes.io/ingress.allow-http": "false"}},
@@ -328,7 +344,9 @@ fn replicated_objects_feed_audit_and_referential_policies() {
 
         let reg = webhook.registration(env, FailurePolicy::Ignore);
         registration::register_and_wait(&env.client, &reg, Duration::from_secs(30)).await.expect("registered");
-        create_ingress(&env.client, "team-ing-a", "i0", "shared.example.com", false).await.expect("first ingress admitted");
+        create_ingress(&env.client, "team-ing-a", "i0", "shared.example.com", false)
+            .await
+            .expect("first ingress admitted");
         // Once i0 is replicated, another ingress name with the same host in another namespace is denied.
         let conflict = poll(Duration::from_secs(30), || async {
             match create_ingress(&env.client, "team-ing-b", "i1", "shared.example.com", true).await {
@@ -339,7 +357,10 @@ fn replicated_objects_feed_audit_and_referential_policies() {
         .await;
         webhook.finish(env, &reg).await;
         let conflict = conflict.expect("host conflict denied once i0 was replicated");
-        assert!(conflict.contains("ingress host conflicts with an existing ingress i0 in the team-ing-a namespace"), "{conflict}");
+        assert!(
+            conflict.contains("ingress host conflicts with an existing ingress i0 in the team-ing-a namespace"),
+            "{conflict}"
+        );
     });
 }
 

@@ -26,7 +26,10 @@ async fn reviews_over_tls_with_the_nine_policies() {
     let (running, client) = start_nine().await;
     let url = running.admit_url();
     let ok = admit(&client, &url, &review_for("u-ok", "pods", "", &compliant_pod("team", "good"))).await;
-    assert_eq!(ok["response"], json!({"uid": "u-ok", "allowed": true, "status": {"reason": "valid based on configured policies"}}));
+    assert_eq!(
+        ok["response"],
+        json!({"uid": "u-ok", "allowed": true, "status": {"reason": "valid based on configured policies"}})
+    );
 
     let denied = admit(&client, &url, &review_for("u-bad", "pods", "", &privileged_pod("team", "bad"))).await;
     assert_eq!(denied["response"]["uid"], "u-bad");
@@ -36,10 +39,12 @@ async fn reviews_over_tls_with_the_nine_policies() {
     assert_eq!(message.matches("The operation was disallowed by policy").count(), 5, "{message}");
     assert!(message.contains("privileged"), "{message}");
 
-    let in_kube_system = admit(&client, &url, &review_for("u-ks", "pods", "", &privileged_pod("kube-system", "bad"))).await;
+    let in_kube_system =
+        admit(&client, &url, &review_for("u-ks", "pods", "", &privileged_pod("kube-system", "bad"))).await;
     assert_eq!(in_kube_system["response"]["allowed"], true);
 
-    let denials: Value = client.get(format!("{}/v1/denials", running.base_url())).send().await.unwrap().json().await.unwrap();
+    let denials: Value =
+        client.get(format!("{}/v1/denials", running.base_url())).send().await.unwrap().json().await.unwrap();
     assert_eq!(denials["denials"].as_array().unwrap().len(), 1);
     assert_eq!(denials["denials"][0]["violations"].as_array().unwrap().len(), 5);
     running.shutdown().await;
@@ -55,7 +60,8 @@ async fn oversized_body_is_400_and_the_server_keeps_serving() {
     assert!(resp.text().await.unwrap().contains("exceeds the limit of 3145728 bytes"));
     let resp = client.post(running.admit_url()).body("{\"kind\":").send().await.unwrap();
     assert_eq!(resp.status(), 400);
-    let ok = admit(&client, &running.admit_url(), &review_for("u-after", "pods", "", &compliant_pod("team", "a"))).await;
+    let ok =
+        admit(&client, &running.admit_url(), &review_for("u-after", "pods", "", &compliant_pod("team", "a"))).await;
     assert_eq!(ok["response"]["uid"], "u-after");
     running.shutdown().await;
 }

@@ -30,9 +30,18 @@ fn arb_json() -> impl Strategy<Value = Value> {
 
 /// Paths of a valid review that a mutation may replace.
 const PATHS: [&str; 12] = [
-    "/apiVersion", "/kind", "/request", "/request/uid", "/request/kind", "/request/resource",
-    "/request/resource/resource", "/request/name", "/request/namespace", "/request/operation",
-    "/request/object", "/request/object/spec/containers",
+    "/apiVersion",
+    "/kind",
+    "/request",
+    "/request/uid",
+    "/request/kind",
+    "/request/resource",
+    "/request/resource/resource",
+    "/request/name",
+    "/request/namespace",
+    "/request/operation",
+    "/request/object",
+    "/request/object/spec/containers",
 ];
 
 fn engine() -> &'static policy_engine::PolicyEngine {

@@ -89,7 +89,9 @@ impl Arm {
             return path.to_string();
         }
         let sep = if path.contains('?') { '&' } else { '?' };
-        if path.contains("api-version=") || !path.starts_with("/subscriptions") && !path.starts_with("/providers") && !path.starts_with("/tenants") {
+        if path.contains("api-version=")
+            || !path.starts_with("/subscriptions") && !path.starts_with("/providers") && !path.starts_with("/tenants")
+        {
             format!("{}{path}", self.base)
         } else {
             format!("{}{path}{sep}api-version={}", self.base, self.api_version)
@@ -147,7 +149,17 @@ impl Arm {
 
 /// POSTs a form (reqwest's `form` feature is off in this workspace) and returns the response.
 pub async fn post_form(http: &reqwest::Client, url: &str, fields: &[(&str, &str)]) -> Resp {
-    let enc = |s: &str| s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect::<String>();
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
+    };
     let body: Vec<String> = fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect();
     let req = http.post(url).header("content-type", "application/x-www-form-urlencoded").body(body.join("&"));
     into_resp(req.send().await.expect("request")).await
@@ -157,7 +169,11 @@ pub async fn into_resp(r: reqwest::Response) -> Resp {
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     let bytes = r.bytes().await.unwrap_or_default();
-    let body = serde_json::from_slice(&bytes).unwrap_or(if bytes.is_empty() { Value::Null } else { Value::String(String::from_utf8_lossy(&bytes).into()) });
+    let body = serde_json::from_slice(&bytes).unwrap_or(if bytes.is_empty() {
+        Value::Null
+    } else {
+        Value::String(String::from_utf8_lossy(&bytes).into())
+    });
     Resp { status, headers, body }
 }
 
@@ -184,7 +200,12 @@ pub async fn world_with(config: SimConfig) -> World {
     let controller = Arc::new(FakeController::default());
     let sim = AzureSim::start(config, controller.clone()).await.expect("start");
     let creds = sim.new_subscription("test");
-    let arm = Arm { http: client(&sim), base: sim.arm_url().to_string(), token: Some(sim.token_for(&creds.subscription_id).unwrap()), api_version: "2019-10-01" };
+    let arm = Arm {
+        http: client(&sim),
+        base: sim.arm_url().to_string(),
+        token: Some(sim.token_for(&creds.subscription_id).unwrap()),
+        api_version: "2019-10-01",
+    };
     World { sim, controller, arm, sub: creds.subscription_id.clone(), creds }
 }
 
@@ -194,30 +215,58 @@ pub async fn world() -> World {
 
 impl World {
     pub fn cluster_id(&self, rg: &str, name: &str) -> String {
-        format!("/subscriptions/{}/resourcegroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}", self.sub)
+        format!(
+            "/subscriptions/{}/resourcegroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}",
+            self.sub
+        )
     }
 
     /// Registers both features and both providers (auto-approval must be on).
     pub async fn opt_in(&self) {
-        for (ns, f) in [(CONTAINER_SERVICE, "AKS-AzurePolicyAutoApprove"), (POLICY_INSIGHTS, "AKS-DataplaneAutoApprove")] {
-            let r = self.arm.post(&format!("/subscriptions/{}/providers/Microsoft.Features/providers/{ns}/features/{f}/register", self.sub)).await;
+        for (ns, f) in
+            [(CONTAINER_SERVICE, "AKS-AzurePolicyAutoApprove"), (POLICY_INSIGHTS, "AKS-DataplaneAutoApprove")]
+        {
+            let r = self
+                .arm
+                .post(&format!(
+                    "/subscriptions/{}/providers/Microsoft.Features/providers/{ns}/features/{f}/register",
+                    self.sub
+                ))
+                .await;
             assert_eq!(r.status, 200, "{:?}", r.body);
         }
         for ns in [CONTAINER_SERVICE, POLICY_INSIGHTS] {
-            assert_eq!(self.arm.post(&format!("/subscriptions/{}/providers/{ns}/register", self.sub)).await.status, 200);
+            assert_eq!(
+                self.arm.post(&format!("/subscriptions/{}/providers/{ns}/register", self.sub)).await.status,
+                200
+            );
         }
     }
 
     /// Creates a resource group and a cluster (add-on as given) and waits for the LRO.
     pub async fn cluster(&self, rg: &str, name: &str, addon: bool) -> Resp {
-        let r = self.arm.put(&format!("/subscriptions/{}/resourcegroups/{rg}", self.sub), serde_json::json!({"location": "westus2"})).await;
+        let r = self
+            .arm
+            .put(
+                &format!("/subscriptions/{}/resourcegroups/{rg}", self.sub),
+                serde_json::json!({"location": "westus2"}),
+            )
+            .await;
         assert!(r.status == 201 || r.status == 200, "{:?}", r.body);
-        self.put_cluster(rg, name, serde_json::json!({"location": "westus2", "properties": {
-            "kubernetesVersion": "1.14.8", "addonProfiles": {"azurepolicy": {"enabled": addon}}}})).await
+        self.put_cluster(
+            rg,
+            name,
+            serde_json::json!({"location": "westus2", "properties": {
+            "kubernetesVersion": "1.14.8", "addonProfiles": {"azurepolicy": {"enabled": addon}}}}),
+        )
+        .await
     }
 
     pub async fn put_cluster(&self, rg: &str, name: &str, body: Value) -> Resp {
-        let path = format!("/subscriptions/{}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}", self.sub);
+        let path = format!(
+            "/subscriptions/{}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}",
+            self.sub
+        );
         let r = self.arm.put(&path, body).await;
         if r.status >= 300 {
             return r;
@@ -240,10 +289,19 @@ impl World {
 /// Replaces everything run-specific (ids, URLs, times, tokens, secrets) with stable placeholders.
 pub fn redact(value: &Value, world: &World) -> Value {
     let text = serde_json::to_string(value).unwrap();
-    let mut text = text.replace(world.sim.arm_url(), "https://[arm]").replace(&world.sub, "[subscription]").replace(&world.sim.tenant_id(), "[tenant]");
+    let mut text = text
+        .replace(world.sim.arm_url(), "https://[arm]")
+        .replace(&world.sub, "[subscription]")
+        .replace(&world.sim.tenant_id(), "[tenant]");
     let builtin: Vec<&str> = azure_sim::builtin_definitions().map(|(g, ..)| g).collect();
-    let uuid = regex::Regex::new(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}").unwrap();
-    text = uuid.replace_all(&text, |c: &regex::Captures| if builtin.contains(&&c[0]) { c[0].to_string() } else { "[uuid]".into() }).into_owned();
+    let uuid =
+        regex::Regex::new(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}").unwrap();
+    text = uuid
+        .replace_all(
+            &text,
+            |c: &regex::Captures| if builtin.contains(&&c[0]) { c[0].to_string() } else { "[uuid]".into() },
+        )
+        .into_owned();
     let time = regex::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})").unwrap();
     text = time.replace_all(&text, "[time]").into_owned();
     let token = regex::Regex::new(r"eyJ[\w-]+\.[\w-]+\.[\w-]+").unwrap();

@@ -22,7 +22,8 @@ pub use not_built::K3sCluster;
 /// Whether this build has the k3s backend (cargo feature `k3s`).
 pub const BUILT_IN: bool = cfg!(feature = "k3s");
 /// What to run to get a build with the k3s backend.
-pub const HOW_TO_BUILD: &str = "rebuild with the k3s feature: cargo run -p harness --features k3s -- <command> --cluster k3s";
+pub const HOW_TO_BUILD: &str =
+    "rebuild with the k3s feature: cargo run -p harness --features k3s -- <command> --cluster k3s";
 
 /// The k3s image tag (the module's default is 1.28; we track the apiserver minor we build locally).
 pub const K3S_TAG: &str = "v1.36.3-k3s1";
@@ -57,4 +58,3 @@ pub async fn probe_docker() -> Result<(), String> {
         .await
         .unwrap_or_else(|_| Err("Docker engine did not answer /_ping within 3 s".to_string()))
 }
-

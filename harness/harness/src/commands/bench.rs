@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use policy_engine::{admission_review_to_request, workload, PolicyEngine};
+use policy_engine::{PolicyEngine, admission_review_to_request, workload};
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
@@ -62,7 +62,9 @@ fn loaded_engine(objects: usize) -> anyhow::Result<PolicyEngine> {
 fn peak_rss_mib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
         .map_or(0, |kib| kib / 1024)
 }
 
@@ -138,7 +140,9 @@ fn publish(objects: usize, updates: usize) -> anyhow::Result<()> {
     let mut engine = loaded_engine(objects)?;
     let (pod_p50, pod_p99) = publish_times(&mut engine, 1, objects, updates);
     let (ing_p50, ing_p99) = publish_times(&mut engine, 46, objects, updates);
-    println!("pod updates: p50_ms={pod_p50:.3} p99_ms={pod_p99:.3}; ingress updates: p50_ms={ing_p50:.3} p99_ms={ing_p99:.3}");
+    println!(
+        "pod updates: p50_ms={pod_p50:.3} p99_ms={pod_p99:.3}; ingress updates: p50_ms={ing_p50:.3} p99_ms={ing_p99:.3}"
+    );
     println!("publish: objects={} pod_update_ms={pod_p50:.3} ingress_update_ms={ing_p50:.3}", engine.object_count());
     Ok(())
 }

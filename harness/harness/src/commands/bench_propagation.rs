@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use harness::world::{AksWorld, Admission, kubernetes};
+use harness::world::{Admission, AksWorld, kubernetes};
 
 #[derive(clap::Args)]
 pub struct PropagationArgs {
@@ -59,7 +59,9 @@ pub async fn run(args: PropagationArgs) -> anyhow::Result<()> {
         let median = ms[ms.len() / 2];
         println!(
             "propagation: mode={mode} runs={} median_ms={median:.0} min_ms={:.0} max_ms={:.0}",
-            ms.len(), ms[0], ms[ms.len() - 1]
+            ms.len(),
+            ms[0],
+            ms[ms.len() - 1]
         );
     }
     Ok(())

@@ -51,7 +51,9 @@ async fn start(backend: cluster::Backend) -> anyhow::Result<Option<cluster::Clus
 
 async fn check(backend: cluster::Backend) -> anyhow::Result<ExitCode> {
     let total = Instant::now();
-    eprintln!("cluster check: starting the {backend:?} cluster (the first run builds the control plane: several minutes)");
+    eprintln!(
+        "cluster check: starting the {backend:?} cluster (the first run builds the control plane: several minutes)"
+    );
     let Some(cluster) = start(backend).await? else { return Ok(ExitCode::SUCCESS) };
     let boot = cluster.boot_time();
     eprintln!("cluster check: API server ready at {} in {:.2}s", cluster.server_url(), boot.as_secs_f64());
@@ -89,7 +91,9 @@ async fn exercise(cluster: &cluster::Cluster) -> anyhow::Result<()> {
     eprintln!("cluster check: created namespace {name} with a ConfigMap and a Deployment");
     namespaces.delete(&name, &DeleteParams::default()).await.context("delete namespace")?;
     if !cluster.finalizes_namespaces() {
-        anyhow::bail!("kube-controller-manager is not running, so namespace {name} would stay Terminating; build it with scripts/build-control-plane.sh");
+        anyhow::bail!(
+            "kube-controller-manager is not running, so namespace {name} would stay Terminating; build it with scripts/build-control-plane.sh"
+        );
     }
     let deleted = Instant::now();
     let deadline = deleted + Duration::from_secs(60);
@@ -97,7 +101,10 @@ async fn exercise(cluster: &cluster::Cluster) -> anyhow::Result<()> {
         anyhow::ensure!(Instant::now() < deadline, "namespace {name} still exists 60s after deletion");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    eprintln!("cluster check: namespace {name} deleted by kube-controller-manager in {:.2}s", deleted.elapsed().as_secs_f64());
+    eprintln!(
+        "cluster check: namespace {name} deleted by kube-controller-manager in {:.2}s",
+        deleted.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use policy_engine::offline::{check, CheckRequest};
+use policy_engine::offline::{CheckRequest, check};
 
 #[derive(clap::Subcommand)]
 pub enum PolicyCommand {

@@ -127,9 +127,7 @@ impl Embedding {
     /// The payload as text, when it is base64 of UTF-8 (cucumber's log lines are).
     pub fn text(&self) -> Option<String> {
         use base64::Engine as _;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(&self.data)
-            .ok()?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(&self.data).ok()?;
         String::from_utf8(bytes).ok()
     }
 }
@@ -208,34 +206,22 @@ pub struct Scenario<'a> {
 impl Scenario<'_> {
     /// Background steps first, then the scenario's own.
     pub fn steps(&self) -> impl Iterator<Item = &Step> {
-        self.background
-            .into_iter()
-            .chain([self.element])
-            .flat_map(|e| &e.steps)
+        self.background.into_iter().chain([self.element]).flat_map(|e| &e.steps)
     }
 
     fn hooks(&self) -> impl Iterator<Item = &HookResult> {
-        self.background
-            .into_iter()
-            .chain([self.element])
-            .flat_map(|e| e.before.iter().chain(&e.after))
+        self.background.into_iter().chain([self.element]).flat_map(|e| e.before.iter().chain(&e.after))
     }
 
     /// Failed if any step or hook failed; skipped if it was dropped or any step was skipped;
     /// passed otherwise. This mirrors cucumber's own scenario statistics.
     pub fn outcome(&self) -> Outcome {
-        let failed = self
-            .hooks()
-            .any(|h| h.result.status.outcome() == Outcome::Failed)
-            || self
-                .steps()
-                .any(|s| s.result.status.outcome() == Outcome::Failed);
+        let failed = self.hooks().any(|h| h.result.status.outcome() == Outcome::Failed)
+            || self.steps().any(|s| s.result.status.outcome() == Outcome::Failed);
         if failed {
             Outcome::Failed
         } else if self.element.harness_skipped_reason.is_some()
-            || self
-                .steps()
-                .any(|s| s.result.status.outcome() == Outcome::Skipped)
+            || self.steps().any(|s| s.result.status.outcome() == Outcome::Skipped)
         {
             Outcome::Skipped
         } else {
@@ -245,24 +231,16 @@ impl Scenario<'_> {
 
     /// Time spent in the scenario's steps and hooks, in nanoseconds.
     pub fn duration_nanos(&self) -> u64 {
-        self.steps()
-            .map(|s| s.result.duration)
-            .chain(self.hooks().map(|h| h.result.duration))
-            .sum()
+        self.steps().map(|s| s.result.duration).chain(self.hooks().map(|h| h.result.duration)).sum()
     }
 
     /// Hook failures, which have no step to hang their message on.
     pub fn failed_hooks(&self) -> impl Iterator<Item = (&'static str, &RunResult)> {
-        self.background
-            .into_iter()
-            .chain([self.element])
-            .flat_map(|e| {
-                let before = e.before.iter().map(|h| ("Before hook", &h.result));
-                let after = e.after.iter().map(|h| ("After hook", &h.result));
-                before
-                    .chain(after)
-                    .filter(|(_, r)| r.status.outcome() == Outcome::Failed)
-            })
+        self.background.into_iter().chain([self.element]).flat_map(|e| {
+            let before = e.before.iter().map(|h| ("Before hook", &h.result));
+            let after = e.after.iter().map(|h| ("After hook", &h.result));
+            before.chain(after).filter(|(_, r)| r.status.outcome() == Outcome::Failed)
+        })
     }
 }
 
@@ -271,20 +249,12 @@ impl Scenario<'_> {
 /// cucumber's writer emits a scenario's element before its background element (the `before`
 /// hook lands first), so they are paired by line, not by position.
 pub fn scenarios(feature: &Feature) -> Vec<Scenario<'_>> {
-    let background_at = |line| {
-        feature
-            .elements
-            .iter()
-            .find(|e| e.is_background() && e.line == line)
-    };
+    let background_at = |line| feature.elements.iter().find(|e| e.is_background() && e.line == line);
     feature
         .elements
         .iter()
         .filter(|e| !e.is_background())
-        .map(|element| Scenario {
-            background: background_at(element.line),
-            element,
-        })
+        .map(|element| Scenario { background: background_at(element.line), element })
         .collect()
 }
 
@@ -321,10 +291,7 @@ impl Counts {
 impl Totals {
     /// Counts every scenario and step in the report.
     pub fn of(features: &[Feature]) -> Self {
-        let mut totals = Totals {
-            features: features.len(),
-            ..Totals::default()
-        };
+        let mut totals = Totals { features: features.len(), ..Totals::default() };
         for scenario in features.iter().flat_map(scenarios) {
             totals.scenarios.add(scenario.outcome());
             for step in scenario.steps() {
@@ -340,33 +307,18 @@ mod tests {
     use super::*;
 
     fn step(status: Status) -> Step {
-        Step {
-            result: RunResult {
-                status,
-                ..RunResult::default()
-            },
-            ..Step::default()
-        }
+        Step { result: RunResult { status, ..RunResult::default() }, ..Step::default() }
     }
 
     fn element(kind: &str, line: usize, steps: Vec<Step>) -> Element {
-        Element {
-            kind: kind.into(),
-            line,
-            steps,
-            ..Element::default()
-        }
+        Element { kind: kind.into(), line, steps, ..Element::default() }
     }
 
     #[test]
     fn background_pairs_with_its_scenario_and_failures_win() {
         let feature = Feature {
             elements: vec![
-                element(
-                    "scenario",
-                    5,
-                    vec![step(Status::Passed), step(Status::Skipped)],
-                ),
+                element("scenario", 5, vec![step(Status::Passed), step(Status::Skipped)]),
                 element("background", 5, vec![step(Status::Passed)]),
                 element("background", 9, vec![step(Status::Failed)]),
                 element("scenario", 9, vec![step(Status::Skipped)]),
@@ -375,42 +327,17 @@ mod tests {
             ..Feature::default()
         };
         let outcomes: Vec<_> = scenarios(&feature).iter().map(Scenario::outcome).collect();
-        assert_eq!(
-            outcomes,
-            [Outcome::Skipped, Outcome::Failed, Outcome::Passed]
-        );
+        assert_eq!(outcomes, [Outcome::Skipped, Outcome::Failed, Outcome::Passed]);
         let totals = Totals::of(&[feature]);
-        assert_eq!(
-            totals.scenarios,
-            Counts {
-                passed: 1,
-                failed: 1,
-                skipped: 1
-            }
-        );
-        assert_eq!(
-            totals.steps,
-            Counts {
-                passed: 3,
-                failed: 1,
-                skipped: 2
-            }
-        );
+        assert_eq!(totals.scenarios, Counts { passed: 1, failed: 1, skipped: 1 });
+        assert_eq!(totals.steps, Counts { passed: 3, failed: 1, skipped: 2 });
     }
 
     #[test]
     fn a_failed_after_hook_fails_a_passing_scenario() {
         let mut el = element("scenario", 3, vec![step(Status::Passed)]);
-        el.after.push(HookResult {
-            result: RunResult {
-                status: Status::Failed,
-                ..RunResult::default()
-            },
-        });
-        let feature = Feature {
-            elements: vec![el],
-            ..Feature::default()
-        };
+        el.after.push(HookResult { result: RunResult { status: Status::Failed, ..RunResult::default() } });
+        let feature = Feature { elements: vec![el], ..Feature::default() };
         assert_eq!(scenarios(&feature)[0].outcome(), Outcome::Failed);
     }
 
@@ -421,10 +348,7 @@ mod tests {
             "tags":[{"name":"@a","line":3}],"steps":[{"keyword":"Given ","line":4,"name":"a",
             "result":{"status":"undefined","duration":12}}]}]}]"#;
         let features: Vec<Feature> = serde_json::from_str(json).unwrap();
-        assert_eq!(
-            features[0].elements[0].steps[0].result.status,
-            Status::Undefined
-        );
+        assert_eq!(features[0].elements[0].steps[0].result.status, Status::Undefined);
         assert_eq!(Totals::of(&features).scenarios.failed, 1);
     }
 }

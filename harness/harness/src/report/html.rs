@@ -51,10 +51,7 @@ pub fn render(features: &[Feature], wall: Option<Duration>) -> String {
     let mut out = String::with_capacity(16 * 1024);
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
-    let _ = write!(
-        out,
-        "<title>{TITLE}</title><style>{CSS}</style></head><body>"
-    );
+    let _ = write!(out, "<title>{TITLE}</title><style>{CSS}</style></head><body>");
     header(&mut out, features, wall);
     out.push_str("<main>");
     for (index, feature) in features.iter().enumerate() {
@@ -98,12 +95,7 @@ fn header(out: &mut String, features: &[Feature], wall: Option<Duration>) {
     let failed: Vec<_> = features
         .iter()
         .enumerate()
-        .flat_map(|(f, feature)| {
-            scenarios(feature)
-                .into_iter()
-                .enumerate()
-                .map(move |(s, sc)| (f, s, sc))
-        })
+        .flat_map(|(f, feature)| scenarios(feature).into_iter().enumerate().map(move |(s, sc)| (f, s, sc)))
         .filter(|(_, _, sc)| sc.outcome() == Outcome::Failed)
         .collect();
     if !failed.is_empty() {
@@ -116,42 +108,22 @@ fn header(out: &mut String, features: &[Feature], wall: Option<Duration>) {
     }
     out.push_str("<h2>Features</h2><ul>");
     for (index, feature) in features.iter().enumerate() {
-        let _ = write!(
-            out,
-            "<li><a href=\"#f{index}\">{}</a></li>",
-            escape(&feature_name(feature))
-        );
+        let _ = write!(out, "<li><a href=\"#f{index}\">{}</a></li>", escape(&feature_name(feature)));
     }
     out.push_str("</ul></nav>");
 }
 
 fn feature_section(out: &mut String, index: usize, feature: &Feature) {
-    let _ = write!(
-        out,
-        "<section class=\"feature\" id=\"f{index}\"><h2><span class=\"kw\">"
-    );
-    let keyword = if feature.keyword.is_empty() {
-        "Feature"
-    } else {
-        &feature.keyword
-    };
-    let _ = write!(
-        out,
-        "{}:</span> {}</h2>",
-        escape(keyword),
-        escape(&feature_name(feature))
-    );
+    let _ = write!(out, "<section class=\"feature\" id=\"f{index}\"><h2><span class=\"kw\">");
+    let keyword = if feature.keyword.is_empty() { "Feature" } else { &feature.keyword };
+    let _ = write!(out, "{}:</span> {}</h2>", escape(keyword), escape(&feature_name(feature)));
     tags(out, feature.tags.iter().map(|t| t.name.as_str()));
     if let Some(uri) = &feature.uri {
         let _ = write!(out, "<p class=\"meta\">{}</p>", escape(uri));
     }
     if let Some(description) = &feature.description {
         let text: Vec<&str> = description.lines().map(str::trim).collect();
-        let _ = write!(
-            out,
-            "<div class=\"narrative\">{}</div>",
-            escape(text.join("\n").trim())
-        );
+        let _ = write!(out, "<div class=\"narrative\">{}</div>", escape(text.join("\n").trim()));
     }
     for (s, scenario) in scenarios(feature).iter().enumerate() {
         scenario_article(out, &format!("f{index}-s{s}"), scenario);
@@ -162,25 +134,10 @@ fn feature_section(out: &mut String, index: usize, feature: &Feature) {
 fn scenario_article(out: &mut String, id: &str, scenario: &Scenario<'_>) {
     let el = scenario.element;
     let outcome = scenario.outcome().as_str();
-    let _ = write!(
-        out,
-        "<article class=\"scenario {outcome}\" id=\"{id}\"><h3>"
-    );
-    let _ = write!(
-        out,
-        "<span class=\"badge\">{outcome}</span><span><span class=\"kw\">"
-    );
-    let _ = write!(
-        out,
-        "{}:</span> {}</span>",
-        escape(&el.keyword),
-        escape(&el.name)
-    );
-    let _ = write!(
-        out,
-        "<span class=\"time\">{}</span></h3>",
-        human(scenario.duration_nanos())
-    );
+    let _ = write!(out, "<article class=\"scenario {outcome}\" id=\"{id}\"><h3>");
+    let _ = write!(out, "<span class=\"badge\">{outcome}</span><span><span class=\"kw\">");
+    let _ = write!(out, "{}:</span> {}</span>", escape(&el.keyword), escape(&el.name));
+    let _ = write!(out, "<span class=\"time\">{}</span></h3>", human(scenario.duration_nanos()));
     tags(out, el.tags.iter().map(|t| t.name.as_str()));
     if let Some(reason) = &el.harness_skipped_reason {
         let _ = write!(out, "<p class=\"reason\">Not run: {}</p>", escape(reason));
@@ -195,11 +152,7 @@ fn scenario_article(out: &mut String, id: &str, scenario: &Scenario<'_>) {
     out.push_str("</ol>");
     for (hook, result) in scenario.failed_hooks() {
         let message = result.error_message.as_deref().unwrap_or("failed");
-        let _ = write!(
-            out,
-            "<p class=\"kw\">{hook} failed</p><pre class=\"error\">{}</pre>",
-            escape(message)
-        );
+        let _ = write!(out, "<p class=\"kw\">{hook} failed</p><pre class=\"error\">{}</pre>", escape(message));
     }
     out.push_str("</article>");
 }
@@ -213,23 +166,10 @@ fn step_item(out: &mut String, step: &Step, background: bool) {
     };
     let class = if background { " background" } else { "" };
     let _ = write!(out, "<li class=\"step {}{class}\">", outcome.as_str());
-    let _ = write!(
-        out,
-        "<span class=\"icon\" title=\"{:?}\">{icon}</span>",
-        step.result.status
-    );
-    let _ = write!(
-        out,
-        "<span class=\"kw\">{}</span> {}",
-        escape(step.keyword.trim()),
-        escape(&step.name)
-    );
+    let _ = write!(out, "<span class=\"icon\" title=\"{:?}\">{icon}</span>", step.result.status);
+    let _ = write!(out, "<span class=\"kw\">{}</span> {}", escape(step.keyword.trim()), escape(&step.name));
     if step.result.duration > 0 {
-        let _ = write!(
-            out,
-            " <span class=\"meta\">{}</span>",
-            human(step.result.duration)
-        );
+        let _ = write!(out, " <span class=\"meta\">{}</span>", human(step.result.duration));
     }
     if let Some(doc) = &step.doc_string {
         let _ = write!(out, "<pre class=\"docstring\">{}</pre>", escape(&doc.value));
@@ -271,10 +211,7 @@ fn tags<'a>(out: &mut String, names: impl Iterator<Item = &'a str>) {
 /// A feature that failed to parse has no name; show its file instead.
 fn feature_name(feature: &Feature) -> String {
     if feature.name.is_empty() {
-        format!(
-            "(could not be parsed) {}",
-            feature.uri.as_deref().unwrap_or("unknown file")
-        )
+        format!("(could not be parsed) {}", feature.uri.as_deref().unwrap_or("unknown file"))
     } else {
         feature.name.clone()
     }
@@ -282,11 +219,7 @@ fn feature_name(feature: &Feature) -> String {
 
 /// A step's or scenario's time; blank for steps that never ran.
 fn human(nanos: u64) -> String {
-    if nanos == 0 {
-        String::new()
-    } else {
-        super::human_duration(Duration::from_nanos(nanos))
-    }
+    if nanos == 0 { String::new() } else { super::human_duration(Duration::from_nanos(nanos)) }
 }
 
 /// Escapes text for element content and double- or single-quoted attribute values.
@@ -311,33 +244,14 @@ mod tests {
     use crate::report::cucumber_json::{DocString, Element, Row, RunResult, Status};
 
     fn step(name: &str, status: Status, error: Option<&str>) -> Step {
-        let result = RunResult {
-            status,
-            duration: 2_000_000,
-            error_message: error.map(Into::into),
-        };
-        Step {
-            keyword: "Given ".into(),
-            name: name.into(),
-            result,
-            ..Step::default()
-        }
+        let result = RunResult { status, duration: 2_000_000, error_message: error.map(Into::into) };
+        Step { keyword: "Given ".into(), name: name.into(), result, ..Step::default() }
     }
 
     fn feature() -> Feature {
         let mut passing = step("a <b>bold</b> & \"quoted\" step", Status::Passed, None);
-        passing.doc_string = Some(DocString {
-            value: "<script>alert(1)</script>".into(),
-            line: 4,
-        });
-        passing.rows = Some(vec![
-            Row {
-                cells: vec!["name".into()],
-            },
-            Row {
-                cells: vec!["<td>".into()],
-            },
-        ]);
+        passing.doc_string = Some(DocString { value: "<script>alert(1)</script>".into(), line: 4 });
+        passing.rows = Some(vec![Row { cells: vec!["name".into()] }, Row { cells: vec!["<td>".into()] }]);
         let element = |name: &str, line, steps| Element {
             keyword: "Scenario".into(),
             kind: "scenario".into(),
@@ -354,11 +268,7 @@ mod tests {
             description: Some("  As an operator\n  I want <policies>".into()),
             elements: vec![
                 element("ok", 3, vec![passing]),
-                element(
-                    "broken",
-                    6,
-                    vec![step("boom", Status::Failed, Some("expected <1> got 2"))],
-                ),
+                element("broken", 6, vec![step("boom", Status::Failed, Some("expected <1> got 2"))]),
                 skipped,
             ],
             ..Feature::default()
@@ -373,10 +283,7 @@ mod tests {
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(html.contains("<td>&lt;td&gt;</td>"));
         assert!(html.contains("expected &lt;1&gt; got 2"));
-        assert!(
-            !html.contains("<script>"),
-            "no raw markup from the run may survive"
-        );
+        assert!(!html.contains("<script>"), "no raw markup from the run may survive");
         assert_eq!(escape("'&'"), "&#39;&amp;&#39;");
     }
 
@@ -401,10 +308,7 @@ mod tests {
 
     #[test]
     fn a_feature_that_failed_to_parse_is_named_by_its_file() {
-        let broken = Feature {
-            uri: Some("features/x.feature".into()),
-            ..Feature::default()
-        };
+        let broken = Feature { uri: Some("features/x.feature".into()), ..Feature::default() };
         assert!(render(&[broken], None).contains("(could not be parsed) features/x.feature"));
     }
 

@@ -18,11 +18,7 @@ pub fn add_not_run(xml: &str, features: &[Feature]) -> String {
         let not_run: Vec<_> = feature
             .elements
             .iter()
-            .filter_map(|e| {
-                e.harness_skipped_reason
-                    .as_deref()
-                    .map(|reason| (e, reason))
-            })
+            .filter_map(|e| e.harness_skipped_reason.as_deref().map(|reason| (e, reason)))
             .collect();
         if not_run.is_empty() {
             continue;
@@ -35,10 +31,7 @@ pub fn add_not_run(xml: &str, features: &[Feature]) -> String {
              tests=\"{n}\" errors=\"0\" failures=\"0\" skipped=\"{n}\" time=\"0\">"
         );
         for (element, reason) in not_run {
-            let case = escape(&format!(
-                "{}: {}: {uri}:{}",
-                element.keyword, element.name, element.line
-            ));
+            let case = escape(&format!("{}: {}: {uri}:{}", element.keyword, element.name, element.line));
             let _ = write!(
                 suites,
                 "<testcase name=\"{case}\" time=\"0\"><skipped message=\"{}\"/></testcase>",
@@ -73,10 +66,7 @@ mod tests {
             harness_skipped_reason: Some("no Docker engine".into()),
             ..Element::default()
         };
-        let ran = Element {
-            name: "ran".into(),
-            ..Element::default()
-        };
+        let ran = Element { name: "ran".into(), ..Element::default() };
         vec![Feature {
             uri: Some("features/c.feature".into()),
             keyword: "Feature".into(),
@@ -88,17 +78,10 @@ mod tests {
 
     #[test]
     fn adds_skipped_cases_inside_testsuites() {
-        let xml = add_not_run(
-            "<?xml version=\"1.0\"?><testsuites><testsuite/></testsuites>",
-            &features(),
-        );
+        let xml = add_not_run("<?xml version=\"1.0\"?><testsuites><testsuite/></testsuites>", &features());
         assert!(xml.ends_with("</testsuite></testsuites>"), "{xml}");
         assert!(xml.contains("name=\"Feature: Containers: features/c.feature\""));
-        assert!(
-            xml.contains(
-                "<testcase name=\"Scenario: k3s &lt;in&gt; Docker: features/c.feature:5\""
-            )
-        );
+        assert!(xml.contains("<testcase name=\"Scenario: k3s &lt;in&gt; Docker: features/c.feature:5\""));
         assert!(xml.contains("<skipped message=\"no Docker engine\"/>"));
         assert_eq!(xml.matches("<testcase").count(), 1);
     }
@@ -106,10 +89,7 @@ mod tests {
     #[test]
     fn handles_an_empty_report_and_leaves_complete_runs_alone() {
         let xml = add_not_run("<testsuites/>", &features());
-        assert!(
-            xml.starts_with("<testsuites><testsuite ") && xml.ends_with("</testsuites>"),
-            "{xml}"
-        );
+        assert!(xml.starts_with("<testsuites><testsuite ") && xml.ends_with("</testsuites>"), "{xml}");
         let untouched = "<testsuites></testsuites>";
         assert_eq!(add_not_run(untouched, &[Feature::default()]), untouched);
     }

@@ -39,22 +39,16 @@ pub fn human_duration(duration: Duration) -> String {
 
 /// Completes `cucumber.json` in `reports_dir` with `sources` and rewrites it, adds the scenarios
 /// that were not run to `junit.xml`, renders `index.html`, and returns the totals they all show.
-pub fn finish(
-    reports_dir: &Path,
-    sources: &sources::Sources,
-    wall: Duration,
-) -> anyhow::Result<Totals> {
+pub fn finish(reports_dir: &Path, sources: &sources::Sources, wall: Duration) -> anyhow::Result<Totals> {
     let json_path = reports_dir.join(CUCUMBER_JSON);
-    let json = fs::read_to_string(&json_path)
-        .with_context(|| format!("reading {}", json_path.display()))?;
+    let json = fs::read_to_string(&json_path).with_context(|| format!("reading {}", json_path.display()))?;
     let mut features: Vec<cucumber_json::Feature> =
         serde_json::from_str(&json).with_context(|| format!("parsing {}", json_path.display()))?;
     sources.enrich(&mut features);
     fs::write(&json_path, serde_json::to_vec_pretty(&features)?)
         .with_context(|| format!("writing {}", json_path.display()))?;
     let junit_path = reports_dir.join(JUNIT_XML);
-    let xml = fs::read_to_string(&junit_path)
-        .with_context(|| format!("reading {}", junit_path.display()))?;
+    let xml = fs::read_to_string(&junit_path).with_context(|| format!("reading {}", junit_path.display()))?;
     fs::write(&junit_path, junit::add_not_run(&xml, &features))
         .with_context(|| format!("writing {}", junit_path.display()))?;
     let html_path = reports_dir.join(INDEX_HTML);

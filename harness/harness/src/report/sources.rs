@@ -87,23 +87,13 @@ impl Sources {
 
     /// Remembers the feature's narrative and the doc strings and tables of a scenario that runs
     /// (its background steps included).
-    pub fn record(
-        &mut self,
-        feature: &gherkin::Feature,
-        rule: Option<&gherkin::Rule>,
-        scenario: &gherkin::Scenario,
-    ) {
+    pub fn record(&mut self, feature: &gherkin::Feature, rule: Option<&gherkin::Rule>, scenario: &gherkin::Scenario) {
         let source = self.feature_mut(feature);
         let line = scenario.position.line;
-        let backgrounds = feature
-            .background
-            .iter()
-            .chain(rule.and_then(|r| r.background.as_ref()));
+        let backgrounds = feature.background.iter().chain(rule.and_then(|r| r.background.as_ref()));
         for step in backgrounds.flat_map(|b| &b.steps).chain(&scenario.steps) {
             if step.docstring.is_some() || step.table.is_some() {
-                source
-                    .steps
-                    .insert((line, step.position.line), extras(step));
+                source.steps.insert((line, step.position.line), extras(step));
             }
         }
     }
@@ -119,10 +109,7 @@ impl Sources {
         let line = scenario.position.line;
         let steps = scenario.steps.iter().map(|step| {
             let (doc_string, rows) = extras(step);
-            let result = RunResult {
-                status: Status::Skipped,
-                ..RunResult::default()
-            };
+            let result = RunResult { status: Status::Skipped, ..RunResult::default() };
             Step {
                 keyword: step.keyword.clone(),
                 line: step.position.line,
@@ -150,11 +137,7 @@ impl Sources {
 
     /// Names of the dropped scenarios, as `Feature › Scenario`.
     pub fn dropped(&self) -> impl Iterator<Item = String> + '_ {
-        self.features.iter().flat_map(|f| {
-            f.dropped
-                .iter()
-                .map(move |e| format!("{} › {}", f.name, e.name))
-        })
+        self.features.iter().flat_map(|f| f.dropped.iter().map(move |e| format!("{} › {}", f.name, e.name)))
     }
 
     /// Writes narratives, doc strings and tables into the report, adds the dropped scenarios in
@@ -181,16 +164,9 @@ impl Sources {
             }
             feature.elements.extend(source.dropped.iter().cloned());
             // File order; a background element goes just before its scenario (same line).
-            feature
-                .elements
-                .sort_by_key(|e| (e.line, !e.is_background()));
+            feature.elements.sort_by_key(|e| (e.line, !e.is_background()));
         }
-        report.sort_by_key(|f| {
-            self.features
-                .iter()
-                .position(|s| s.matches(f))
-                .unwrap_or(usize::MAX)
-        });
+        report.sort_by_key(|f| self.features.iter().position(|s| s.matches(f)).unwrap_or(usize::MAX));
     }
 
     fn feature_mut(&mut self, feature: &gherkin::Feature) -> &mut FeatureSource {
@@ -212,21 +188,10 @@ type Extras = (Option<DocString>, Option<Vec<Row>>);
 fn extras(step: &gherkin::Step) -> Extras {
     // gherkin keeps the newlines after the opening and before the closing delimiter.
     let doc = step.docstring.as_ref().map(|value| DocString {
-        value: value
-            .strip_prefix('\n')
-            .unwrap_or(value)
-            .trim_end_matches('\n')
-            .to_owned(),
+        value: value.strip_prefix('\n').unwrap_or(value).trim_end_matches('\n').to_owned(),
         line: step.position.line + 1,
     });
-    let rows = step.table.as_ref().map(|t| {
-        t.rows
-            .iter()
-            .map(|cells| Row {
-                cells: cells.clone(),
-            })
-            .collect()
-    });
+    let rows = step.table.as_ref().map(|t| t.rows.iter().map(|cells| Row { cells: cells.clone() }).collect());
     (doc, rows)
 }
 
@@ -243,13 +208,7 @@ fn relative(path: &Path, root: Option<&Path>) -> String {
 }
 
 fn tags(names: &[String], line: usize) -> Vec<Tag> {
-    names
-        .iter()
-        .map(|name| Tag {
-            name: name.clone(),
-            line,
-        })
-        .collect()
+    names.iter().map(|name| Tag { name: name.clone(), line }).collect()
 }
 
 #[cfg(test)]
@@ -286,45 +245,23 @@ Feature: Docs
         let mut sources = Sources::default();
         sources.record(&feature, None, &feature.scenarios[0]);
         sources.record_dropped(&feature, None, &feature.scenarios[1], "no Docker");
-        let step = |line| Step {
-            line,
-            ..Step::default()
-        };
+        let step = |line| Step { line, ..Step::default() };
         let line = feature.scenarios[0].position.line;
         let mut report = vec![Feature {
             name: "Docs".into(),
             elements: vec![
-                Element {
-                    kind: "scenario".into(),
-                    line,
-                    steps: vec![step(10)],
-                    ..Element::default()
-                },
-                Element {
-                    kind: "background".into(),
-                    line,
-                    steps: vec![step(5)],
-                    ..Element::default()
-                },
+                Element { kind: "scenario".into(), line, steps: vec![step(10)], ..Element::default() },
+                Element { kind: "background".into(), line, steps: vec![step(5)], ..Element::default() },
             ],
             ..Feature::default()
         }];
         sources.enrich(&mut report);
         let f = &report[0];
-        assert_eq!(
-            f.description.as_deref().map(str::trim),
-            Some("The narrative.")
-        );
+        assert_eq!(f.description.as_deref().map(str::trim), Some("The narrative."));
         let rows = f.elements[0].steps[0].rows.as_ref().unwrap();
         assert_eq!(rows[1].cells, ["1", "2"]);
-        assert_eq!(
-            f.elements[1].steps[0].doc_string.as_ref().unwrap().value,
-            "hello"
-        );
-        assert_eq!(
-            f.elements[2].harness_skipped_reason.as_deref(),
-            Some("no Docker")
-        );
+        assert_eq!(f.elements[1].steps[0].doc_string.as_ref().unwrap().value, "hello");
+        assert_eq!(f.elements[2].harness_skipped_reason.as_deref(), Some("no Docker"));
         assert_eq!(sources.dropped().collect::<Vec<_>>(), ["Docs › Dropped"]);
     }
 }

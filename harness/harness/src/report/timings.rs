@@ -19,11 +19,7 @@ pub struct Timings {
 impl<W: World> Writer<W> for Timings {
     type Cli = cli::Empty;
 
-    async fn handle_event(
-        &mut self,
-        event: parser::Result<Event<event::Cucumber<W>>>,
-        _cli: &Self::Cli,
-    ) {
+    async fn handle_event(&mut self, event: parser::Result<Event<event::Cucumber<W>>>, _cli: &Self::Cli) {
         use event::{Cucumber, Feature, Rule, Scenario};
 
         let Ok(event) = event else { return };
@@ -40,8 +36,7 @@ impl<W: World> Writer<W> for Timings {
             }
             Scenario::Finished => {
                 if let Some(start) = self.started.remove(&key) {
-                    let took =
-                        super::human_duration(meta.at.duration_since(start).unwrap_or_default());
+                    let took = super::human_duration(meta.at.duration_since(start).unwrap_or_default());
                     println!("  ⏱ {took}  {} › {}", feature.name, scenario.name);
                 }
             }

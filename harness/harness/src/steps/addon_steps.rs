@@ -69,7 +69,10 @@ async fn configmap_count(world: &mut AksWorld, count: usize) -> anyhow::Result<(
 async fn configmap_for(world: &AksWorld, assignment: &str) -> anyhow::Result<Option<ConfigMap>> {
     let suffix = format!("/policyassignments/{}", assignment.to_ascii_lowercase());
     Ok(world.policy_configmaps().await?.into_iter().find(|cm| {
-        cm.metadata.annotations.as_ref().and_then(|a| a.get("azurepolicy.microsoft.com/assignment-id"))
+        cm.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("azurepolicy.microsoft.com/assignment-id"))
             .is_some_and(|id| id.to_ascii_lowercase().ends_with(&suffix))
     }))
 }
@@ -82,14 +85,18 @@ async fn configmap_exists(world: &mut AksWorld, assignment: String) -> anyhow::R
 
 #[then(expr = "no policy ConfigMap for {string} exists")]
 async fn configmap_absent(world: &mut AksWorld, assignment: String) -> anyhow::Result<()> {
-    anyhow::ensure!(configmap_for(world, &assignment).await?.is_none(), "a policy ConfigMap for {assignment} still exists");
+    anyhow::ensure!(
+        configmap_for(world, &assignment).await?.is_none(),
+        "a policy ConfigMap for {assignment} still exists"
+    );
     Ok(())
 }
 
 #[then(expr = "the policy ConfigMap for {string} contains {string}")]
 async fn configmap_contains(world: &mut AksWorld, assignment: String, text: String) -> anyhow::Result<()> {
     let text = world.expand(&text);
-    let cm = configmap_for(world, &assignment).await?.ok_or_else(|| anyhow::anyhow!("no ConfigMap for {assignment}"))?;
+    let cm =
+        configmap_for(world, &assignment).await?.ok_or_else(|| anyhow::anyhow!("no ConfigMap for {assignment}"))?;
     let found = cm.data.unwrap_or_default().values().any(|v| v.contains(&text));
     anyhow::ensure!(found, "the ConfigMap for {assignment} does not contain {text:?}");
     Ok(())
@@ -97,7 +104,8 @@ async fn configmap_contains(world: &mut AksWorld, assignment: String, text: Stri
 
 #[when(expr = "I replace the Rego in the policy ConfigMap for {string} with {string}")]
 async fn edit_configmap(world: &mut AksWorld, assignment: String, rego: String) -> anyhow::Result<()> {
-    let cm = configmap_for(world, &assignment).await?.ok_or_else(|| anyhow::anyhow!("no ConfigMap for {assignment}"))?;
+    let cm =
+        configmap_for(world, &assignment).await?.ok_or_else(|| anyhow::anyhow!("no ConfigMap for {assignment}"))?;
     let name = cm.metadata.name.clone().unwrap_or_default();
     let api: Api<ConfigMap> = Api::namespaced(world.client(), "azure-policy");
     let mut edited = cm;
@@ -116,7 +124,13 @@ async fn edit_configmap(world: &mut AksWorld, assignment: String, rego: String) 
 async fn configmap_status(world: &mut AksWorld, status: String) -> anyhow::Result<()> {
     world.wait_policies_loaded().await?;
     for cm in world.policy_configmaps().await? {
-        let annotation = cm.metadata.annotations.as_ref().and_then(|a| a.get(harness::world::addon::POLICY_STATUS)).cloned().unwrap_or_default();
+        let annotation = cm
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(harness::world::addon::POLICY_STATUS))
+            .cloned()
+            .unwrap_or_default();
         let value: serde_json::Value = serde_json::from_str(&annotation).unwrap_or_default();
         anyhow::ensure!(value["status"] == status.as_str(), "{:?} has status {annotation}", cm.metadata.name);
     }
@@ -126,9 +140,19 @@ async fn configmap_status(world: &mut AksWorld, status: String) -> anyhow::Resul
 #[then(expr = "the policy ConfigMap for {string} has a policy status error mentioning {string}")]
 async fn configmap_error(world: &mut AksWorld, assignment: String, text: String) -> anyhow::Result<()> {
     world.wait_policies_loaded().await?;
-    let cm = configmap_for(world, &assignment).await?.ok_or_else(|| anyhow::anyhow!("no ConfigMap for {assignment}"))?;
-    let annotation = cm.metadata.annotations.unwrap_or_default().get(harness::world::addon::POLICY_STATUS).cloned().unwrap_or_default();
-    anyhow::ensure!(annotation.contains("\"error\"") && annotation.contains(&text), "status annotation is {annotation}");
+    let cm =
+        configmap_for(world, &assignment).await?.ok_or_else(|| anyhow::anyhow!("no ConfigMap for {assignment}"))?;
+    let annotation = cm
+        .metadata
+        .annotations
+        .unwrap_or_default()
+        .get(harness::world::addon::POLICY_STATUS)
+        .cloned()
+        .unwrap_or_default();
+    anyhow::ensure!(
+        annotation.contains("\"error\"") && annotation.contains(&text),
+        "status annotation is {annotation}"
+    );
     Ok(())
 }
 
@@ -168,20 +192,30 @@ async fn logs_contain(world: &mut AksWorld, text: String) -> anyhow::Result<()> 
 /// because the policy check failed), with the object's kind, namespace and name. Waits up to 5 s for
 /// the line to reach the log file.
 #[then(regex = r#"^the webhook logged the decision "([a-z_]+)" for the (\w+) "([^"]*)" in namespace "([^"]*)"$"#)]
-async fn decision_logged(world: &mut AksWorld, decision: String, kind: String, name: String, namespace: String) -> anyhow::Result<()> {
+async fn decision_logged(
+    world: &mut AksWorld,
+    decision: String,
+    kind: String,
+    name: String,
+    namespace: String,
+) -> anyhow::Result<()> {
     let ns = world.namespaces.real(&namespace);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         let decisions = world.webhook_decisions().await?;
         let about = |e: &&serde_json::Value| {
-            e["kind"].as_str().is_some_and(|k| k.eq_ignore_ascii_case(&kind)) && e["name"] == name.as_str() && e["namespace"] == ns.as_str()
+            e["kind"].as_str().is_some_and(|k| k.eq_ignore_ascii_case(&kind))
+                && e["name"] == name.as_str()
+                && e["namespace"] == ns.as_str()
         };
         if decisions.iter().filter(about).any(|e| e["decision"] == decision.as_str()) {
             return Ok(());
         }
         if std::time::Instant::now() >= deadline {
             let logged: Vec<_> = decisions.iter().filter(about).map(|e| e["decision"].clone()).collect();
-            anyhow::bail!("the webhook logged no {decision:?} decision for the {kind} {ns}/{name}; its decisions for it: {logged:?}");
+            anyhow::bail!(
+                "the webhook logged no {decision:?} decision for the {kind} {ns}/{name}; its decisions for it: {logged:?}"
+            );
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
@@ -191,7 +225,9 @@ async fn decision_logged(world: &mut AksWorld, decision: String, kind: String, n
 async fn audit_log(world: &mut AksWorld, resource: String, name: String, namespace: String) -> anyhow::Result<()> {
     let ns = world.namespaces.real(&namespace);
     let hit = world.audit_log_denials()?.into_iter().find(|e| {
-        e["objectRef"]["resource"] == resource.as_str() && e["objectRef"]["name"] == name.as_str() && e["objectRef"]["namespace"] == ns.as_str()
+        e["objectRef"]["resource"] == resource.as_str()
+            && e["objectRef"]["name"] == name.as_str()
+            && e["objectRef"]["namespace"] == ns.as_str()
     });
     let entry = hit.ok_or_else(|| anyhow::anyhow!("no audit entry for the denial of {resource} {ns}/{name}"))?;
     anyhow::ensure!(entry["responseStatus"]["code"].as_i64().is_some_and(|c| c >= 400), "not a denial: {entry}");

@@ -72,7 +72,12 @@ async fn fails_with(world: &mut AksWorld, text: String) -> anyhow::Result<()> {
 async fn output_contains(world: &mut AksWorld, text: String) -> anyhow::Result<()> {
     let out = world.last_az()?;
     let text = world.expand(&text);
-    anyhow::ensure!(out.stdout.contains(&text) || out.stderr.contains(&text), "output does not contain {text:?}:\n{}\n{}", out.stdout, out.stderr);
+    anyhow::ensure!(
+        out.stdout.contains(&text) || out.stderr.contains(&text),
+        "output does not contain {text:?}:\n{}\n{}",
+        out.stdout,
+        out.stderr
+    );
     Ok(())
 }
 
@@ -81,7 +86,8 @@ async fn output_contains(world: &mut AksWorld, text: String) -> anyhow::Result<(
 #[then(expr = "the output shows azure-cli version {string} or later")]
 async fn cli_version_at_least(world: &mut AksWorld, minimum: String) -> anyhow::Result<()> {
     let out = world.last_az()?;
-    let shown = shown_cli_version(&out.stdout).with_context(|| format!("the output shows no azure-cli version:\n{}", out.stdout))?;
+    let shown = shown_cli_version(&out.stdout)
+        .with_context(|| format!("the output shows no azure-cli version:\n{}", out.stdout))?;
     let (mut have, mut want) = (version_numbers(&shown)?, version_numbers(&minimum)?);
     let len = have.len().max(want.len());
     have.resize(len, 0);
@@ -152,7 +158,10 @@ async fn assign(world: &mut AksWorld, step: &Step, display: String, name: String
 #[then(expr = "the compliance state of {string} is {string}")]
 async fn compliance(world: &mut AksWorld, assignment: String, expected: String) -> anyhow::Result<()> {
     let state = world.compliance_state(&assignment).await?;
-    anyhow::ensure!(state.as_deref() == Some(expected.as_str()), "compliance state of {assignment} is {state:?}, expected {expected}");
+    anyhow::ensure!(
+        state.as_deref() == Some(expected.as_str()),
+        "compliance state of {assignment} is {state:?}, expected {expected}"
+    );
     Ok(())
 }
 
@@ -177,7 +186,12 @@ async fn inject_status(world: &mut AksWorld, route: String, status: u16, calls: 
 
 #[when(expr = "azure-sim drops the connection on {string} for the next {int} calls")]
 async fn inject_drop(world: &mut AksWorld, route: String, calls: u64) -> anyhow::Result<()> {
-    world.env.sim.faults().inject(azure_sim::FaultRule::new(&route, azure_sim::Fault::Drop).times(calls)).map_err(anyhow::Error::msg)?;
+    world
+        .env
+        .sim
+        .faults()
+        .inject(azure_sim::FaultRule::new(&route, azure_sim::Fault::Drop).times(calls))
+        .map_err(anyhow::Error::msg)?;
     world.injected_faults = true;
     Ok(())
 }
@@ -185,8 +199,17 @@ async fn inject_drop(world: &mut AksWorld, route: String, calls: u64) -> anyhow:
 /// The per-resource details (`az policy state list --expand components`), optionally narrowed to a
 /// namespace and to where the violation was seen: `audit` (the periodic scan) or `admission` (a
 /// real-time denial).
-#[then(regex = r#"^the compliance details of "([^"]*)" list "([^"]*)" "([^"]*)"(?: in namespace "([^"]*)")?(?: from "([^"]*)")?$"#)]
-async fn compliance_details(world: &mut AksWorld, assignment: String, kind: String, name: String, namespace: String, source: String) -> anyhow::Result<()> {
+#[then(
+    regex = r#"^the compliance details of "([^"]*)" list "([^"]*)" "([^"]*)"(?: in namespace "([^"]*)")?(?: from "([^"]*)")?$"#
+)]
+async fn compliance_details(
+    world: &mut AksWorld,
+    assignment: String,
+    kind: String,
+    name: String,
+    namespace: String,
+    source: String,
+) -> anyhow::Result<()> {
     let components = world.compliance_components(&assignment).await?;
     let namespace = (!namespace.is_empty()).then(|| world.namespaces.real(&namespace));
     let found = components.iter().any(|c| {
@@ -195,7 +218,11 @@ async fn compliance_details(world: &mut AksWorld, assignment: String, kind: Stri
             && namespace.as_ref().is_none_or(|ns| c["namespace"] == ns.as_str())
             && (source.is_empty() || c["source"] == source.as_str())
     });
-    let what = format!("{kind} {}{name}{}", namespace.map(|n| format!("{n}/")).unwrap_or_default(), if source.is_empty() { String::new() } else { format!(" from {source}") });
+    let what = format!(
+        "{kind} {}{name}{}",
+        namespace.map(|n| format!("{n}/")).unwrap_or_default(),
+        if source.is_empty() { String::new() } else { format!(" from {source}") }
+    );
     anyhow::ensure!(found, "no {what} among the non-compliant resources of {assignment}: {components:?}");
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
-use harness::world::{AksWorld, Admission};
+use harness::world::{Admission, AksWorld};
 
 #[given(expr = "a namespace {string}")]
 async fn namespace(world: &mut AksWorld, name: String) -> anyhow::Result<()> {
@@ -55,7 +55,13 @@ async fn create_fixture(world: &mut AksWorld, fixture: String, namespace: String
 /// until it is denied with `text`, for at most `seconds`: a bounded wait for something the scenario
 /// does not trigger itself. The last answer becomes "the request".
 #[then(regex = r#"^within (\d+) seconds the fixture "([^"]*)" in namespace "([^"]*)" is denied with "(.*)"$"#)]
-async fn denied_within(world: &mut AksWorld, seconds: u64, fixture: String, namespace: String, text: String) -> anyhow::Result<()> {
+async fn denied_within(
+    world: &mut AksWorld,
+    seconds: u64,
+    fixture: String,
+    namespace: String,
+    text: String,
+) -> anyhow::Result<()> {
     let text = world.expand(&text);
     let path = world.env.repo_root.join("fixtures").join(&fixture);
     let manifest = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("fixture {}: {e}", path.display()))?;
@@ -129,7 +135,11 @@ async fn namespace_terminating(world: &mut AksWorld, name: String) -> anyhow::Re
     let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(world.client());
     let found = api.get_opt(&world.namespaces.real(&name)).await?;
     let found = found.ok_or_else(|| anyhow::anyhow!("namespace {name} does not exist"))?;
-    anyhow::ensure!(found.metadata.deletion_timestamp.is_some(), "namespace {name} is not being deleted: {:?}", found.status);
+    anyhow::ensure!(
+        found.metadata.deletion_timestamp.is_some(),
+        "namespace {name} is not being deleted: {:?}",
+        found.status
+    );
     Ok(())
 }
 
@@ -142,7 +152,11 @@ async fn namespace_gone(world: &mut AksWorld, name: String) -> anyhow::Result<()
     loop {
         let found = api.get_opt(&world.namespaces.real(&name)).await?;
         let Some(found) = found else { return Ok(()) };
-        anyhow::ensure!(std::time::Instant::now() < deadline, "namespace {name} still exists after 30 s: {:?}", found.status);
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "namespace {name} still exists after 30 s: {:?}",
+            found.status
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }

@@ -51,9 +51,17 @@ impl AksWorld {
         loop {
             let mut expected = 0usize;
             for spec in self.addon_settings.replicate_specs()? {
-                let api_version = if spec.group.is_empty() { spec.version.clone() } else { format!("{}/{}", spec.group, spec.version) };
+                let api_version = if spec.group.is_empty() {
+                    spec.version.clone()
+                } else {
+                    format!("{}/{}", spec.group, spec.version)
+                };
                 let ar = kube::discovery::ApiResource {
-                    group: spec.group, version: spec.version, api_version, kind: String::new(), plural: spec.resource,
+                    group: spec.group,
+                    version: spec.version,
+                    api_version,
+                    kind: String::new(),
+                    plural: spec.resource,
                 };
                 let api: Api<kube::api::DynamicObject> = Api::all_with(client.clone(), &ar);
                 expected += api.list_metadata(&ListParams::default()).await?.items.len();
@@ -62,7 +70,10 @@ impl AksWorld {
             if replicated == expected as u64 {
                 return Ok(());
             }
-            anyhow::ensure!(started.elapsed() < LOAD_TIMEOUT, "the webhook replicated {replicated} objects, the cluster has {expected}");
+            anyhow::ensure!(
+                started.elapsed() < LOAD_TIMEOUT,
+                "the webhook replicated {replicated} objects, the cluster has {expected}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -89,9 +100,8 @@ impl AksWorld {
         let started = Instant::now();
         loop {
             let cms = self.policy_configmaps().await?;
-            let annotated = cms.iter().all(|cm| {
-                cm.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(POLICY_STATUS))
-            });
+            let annotated =
+                cms.iter().all(|cm| cm.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(POLICY_STATUS)));
             let keys: usize = cms.iter().map(|cm| cm.data.as_ref().map_or(0, |d| d.len())).sum();
             let modules = self.webhook_status().await?.modules.len();
             if annotated && modules <= keys {
@@ -146,14 +156,21 @@ impl AksWorld {
             if shown == ready {
                 return Ok(());
             }
-            anyhow::ensure!(started.elapsed() < LOAD_TIMEOUT, "Deployment {name} shows {shown} ready, expected {ready}");
+            anyhow::ensure!(
+                started.elapsed() < LOAD_TIMEOUT,
+                "Deployment {name} shows {shown} ready, expected {ready}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     /// API server audit entries whose response message mentions "admission webhook".
     pub fn audit_log_denials(&self) -> anyhow::Result<Vec<serde_json::Value>> {
-        let path = self.env.cluster.audit_log_path().ok_or_else(|| anyhow::anyhow!("this cluster backend writes no audit log"))?;
+        let path = self
+            .env
+            .cluster
+            .audit_log_path()
+            .ok_or_else(|| anyhow::anyhow!("this cluster backend writes no audit log"))?;
         let text = std::fs::read_to_string(&path)?;
         Ok(text
             .lines()

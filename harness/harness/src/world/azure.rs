@@ -99,7 +99,11 @@ impl AksWorld {
         list.as_array()
             .into_iter()
             .flatten()
-            .find(|d| [&d["displayName"], &d["properties"]["displayName"]].iter().any(|n| n.as_str().is_some_and(|n| n == display_name || n.ends_with(&format!(": {display_name}")))))
+            .find(|d| {
+                [&d["displayName"], &d["properties"]["displayName"]]
+                    .iter()
+                    .any(|n| n.as_str().is_some_and(|n| n == display_name || n.ends_with(&format!(": {display_name}"))))
+            })
             .and_then(|d| d["id"].as_str())
             .map(str::to_string)
             .with_context(|| format!("no policy definition named {display_name:?}"))
@@ -107,7 +111,13 @@ impl AksWorld {
 
     /// Assigns a definition (by display name) at the cluster scope, with parameters given as
     /// `name → JSON value`.
-    pub async fn assign(&mut self, assignment: &str, display_name: &str, params: &serde_json::Map<String, serde_json::Value>, scope: Option<&str>) -> anyhow::Result<String> {
+    pub async fn assign(
+        &mut self,
+        assignment: &str,
+        display_name: &str,
+        params: &serde_json::Map<String, serde_json::Value>,
+        scope: Option<&str>,
+    ) -> anyhow::Result<String> {
         let definition = self.definition_id(display_name).await?;
         let scope = match scope {
             Some(s) => self.expand(s),
@@ -125,7 +135,10 @@ impl AksWorld {
 
     /// The latest compliance record of an assignment on the cluster, if any.
     async fn compliance_record(&mut self, assignment: &str) -> anyhow::Result<Option<serde_json::Value>> {
-        let line = format!("az policy state list --expand components --resource {} --filter \"policyAssignmentName eq '{assignment}'\"", self.cluster_id()?);
+        let line = format!(
+            "az policy state list --expand components --resource {} --filter \"policyAssignmentName eq '{assignment}'\"",
+            self.cluster_id()?
+        );
         let states = self.az_ok(&line).await?;
         Ok(states.as_array().and_then(|a| a.first()).cloned())
     }
@@ -137,7 +150,10 @@ impl AksWorld {
 
     /// The per-resource details (`components`) of an assignment's latest compliance record.
     pub async fn compliance_components(&mut self, assignment: &str) -> anyhow::Result<Vec<serde_json::Value>> {
-        let record = self.compliance_record(assignment).await?.ok_or_else(|| anyhow::anyhow!("{assignment} has no compliance state"))?;
+        let record = self
+            .compliance_record(assignment)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("{assignment} has no compliance state"))?;
         Ok(record["components"].as_array().cloned().unwrap_or_default())
     }
 }

@@ -30,7 +30,6 @@ impl std::fmt::Debug for Environment {
     }
 }
 
-
 /// The repository root ([`cluster::binaries::checkout_root`]), else the working directory.
 pub fn repo_root() -> PathBuf {
     cluster::binaries::checkout_root().and_then(|root| root.canonicalize().ok()).unwrap_or_else(|| PathBuf::from("."))

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use kube::api::{Api, DynamicObject, PostParams};
-use kube::discovery::{self, ApiResource, Scope};
 use kube::core::GroupVersionKind;
+use kube::discovery::{self, ApiResource, Scope};
 
 /// The API server's answer to a write.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,11 +35,7 @@ impl Namespaces {
 
     /// The real name of `logical`.
     pub fn real(&self, logical: &str) -> String {
-        if SHARED_NAMESPACES.contains(&logical) {
-            logical.to_string()
-        } else {
-            format!("{logical}-{}", self.suffix)
-        }
+        if SHARED_NAMESPACES.contains(&logical) { logical.to_string() } else { format!("{logical}-{}", self.suffix) }
     }
 
     /// Namespaces this scenario created (real names), for teardown.
@@ -85,21 +81,31 @@ fn api_for(client: &kube::Client, ar: &ApiResource, scope: &Scope, namespace: Op
 fn classify(result: Result<DynamicObject, kube::Error>) -> anyhow::Result<Admission> {
     match result {
         Ok(_) => Ok(Admission::Admitted),
-        Err(kube::Error::Api(status)) if status.message.contains("admission webhook") => Ok(Admission::Denied(status.message)),
+        Err(kube::Error::Api(status)) if status.message.contains("admission webhook") => {
+            Ok(Admission::Denied(status.message))
+        }
         Err(kube::Error::Api(status)) => Ok(Admission::Failed(status.message)),
         Err(other) => Err(other.into()),
     }
 }
 
 /// Creates `object` (in `namespace` if it is namespaced) and reports what the API server said.
-pub async fn create(client: &kube::Client, object: &serde_json::Value, namespace: Option<&str>) -> anyhow::Result<Admission> {
+pub async fn create(
+    client: &kube::Client,
+    object: &serde_json::Value,
+    namespace: Option<&str>,
+) -> anyhow::Result<Admission> {
     let (ar, scope) = resource_for(client, object).await?;
     let obj: DynamicObject = serde_json::from_value(object.clone())?;
     classify(api_for(client, &ar, &scope, namespace).create(&PostParams::default(), &obj).await)
 }
 
 /// A server-side dry run of a create: admission runs, nothing is stored.
-pub async fn create_dry_run(client: &kube::Client, object: &serde_json::Value, namespace: Option<&str>) -> anyhow::Result<Admission> {
+pub async fn create_dry_run(
+    client: &kube::Client,
+    object: &serde_json::Value,
+    namespace: Option<&str>,
+) -> anyhow::Result<Admission> {
     let (ar, scope) = resource_for(client, object).await?;
     let obj: DynamicObject = serde_json::from_value(object.clone())?;
     let params = PostParams { dry_run: true, ..Default::default() };
@@ -107,7 +113,11 @@ pub async fn create_dry_run(client: &kube::Client, object: &serde_json::Value, n
 }
 
 /// Replaces an existing object with `object` (an UPDATE admission request).
-pub async fn update(client: &kube::Client, object: &serde_json::Value, namespace: Option<&str>) -> anyhow::Result<Admission> {
+pub async fn update(
+    client: &kube::Client,
+    object: &serde_json::Value,
+    namespace: Option<&str>,
+) -> anyhow::Result<Admission> {
     let (ar, scope) = resource_for(client, object).await?;
     let api = api_for(client, &ar, &scope, namespace);
     let name = object["metadata"]["name"].as_str().ok_or_else(|| anyhow::anyhow!("update needs metadata.name"))?;

@@ -23,7 +23,14 @@ pub fn dummy_kubeconfig(dir: &Path) -> PathBuf {
 }
 
 impl AgentProcess {
-    pub async fn spawn(dir: &Path, dataplane: &str, webhook: &str, kubeconfig: &Path, namespace: &str, extra_env: &[(&str, &str)]) -> Self {
+    pub async fn spawn(
+        dir: &Path,
+        dataplane: &str,
+        webhook: &str,
+        kubeconfig: &Path,
+        namespace: &str,
+        extra_env: &[(&str, &str)],
+    ) -> Self {
         let addr_file = dir.join(format!("agent-{}.addr", uuid::Uuid::new_v4()));
         let log = dir.join("agent.log");
         let out = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
@@ -58,7 +65,8 @@ impl AgentProcess {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let addr = addr.unwrap_or_else(|| panic!("agent did not start: {}", std::fs::read_to_string(&log).unwrap_or_default()));
+        let addr = addr
+            .unwrap_or_else(|| panic!("agent did not start: {}", std::fs::read_to_string(&log).unwrap_or_default()));
         Self { child, base: format!("http://{addr}"), log, http: reqwest::Client::new() }
     }
 
@@ -75,7 +83,13 @@ impl AgentProcess {
     /// `VmHWM` (peak RSS) in KiB, from /proc.
     pub fn peak_rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).unwrap().parse().unwrap()
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 
     pub fn kill(&mut self) {

@@ -28,7 +28,12 @@ pub struct AzureWorld {
 
 impl AzureWorld {
     pub async fn start() -> Self {
-        let sim = AzureSim::start(SimConfig { auto_approve_features: true, ..SimConfig::default() }, Arc::new(NoopAddonController)).await.unwrap();
+        let sim = AzureSim::start(
+            SimConfig { auto_approve_features: true, ..SimConfig::default() },
+            Arc::new(NoopAddonController),
+        )
+        .await
+        .unwrap();
         let creds = sim.new_subscription("policy-agent tests");
         let sub = creds.subscription_id.clone();
         let ca = sim.ca_path().map(|p| p.to_path_buf());
@@ -36,16 +41,27 @@ impl AzureWorld {
             http: http_client::build(ca.as_deref(), Duration::from_secs(10), true).unwrap(),
             base: sim.arm_url().trim_end_matches('/').to_string(),
             token: sim.token_for(&sub).unwrap(),
-            cluster_id: format!("/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c"),
+            cluster_id: format!(
+                "/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c"
+            ),
             sim,
             creds,
             ca,
         };
-        for (ns, f) in [("Microsoft.ContainerService", "AKS-AzurePolicyAutoApprove"), ("Microsoft.PolicyInsights", "AKS-DataplaneAutoApprove")] {
-            w.ok(Method::POST, &format!("/subscriptions/{sub}/providers/Microsoft.Features/providers/{ns}/features/{f}/register"), None).await;
+        for (ns, f) in [
+            ("Microsoft.ContainerService", "AKS-AzurePolicyAutoApprove"),
+            ("Microsoft.PolicyInsights", "AKS-DataplaneAutoApprove"),
+        ] {
+            w.ok(
+                Method::POST,
+                &format!("/subscriptions/{sub}/providers/Microsoft.Features/providers/{ns}/features/{f}/register"),
+                None,
+            )
+            .await;
             w.ok(Method::POST, &format!("/subscriptions/{sub}/providers/{ns}/register"), None).await;
         }
-        w.ok(Method::PUT, &format!("/subscriptions/{sub}/resourcegroups/rg"), Some(json!({"location": "westus2"}))).await;
+        w.ok(Method::PUT, &format!("/subscriptions/{sub}/resourcegroups/rg"), Some(json!({"location": "westus2"})))
+            .await;
         let cluster = json!({"location": "westus2", "properties": {"kubernetesVersion": "1.14.8", "addonProfiles": {"azurepolicy": {"enabled": true}}}});
         w.ok(Method::PUT, &w.cluster_id.clone(), Some(cluster)).await;
         w
@@ -54,12 +70,21 @@ impl AzureWorld {
     /// The agent's dataplane client for this world's cluster, with the given timeout and retries.
     pub fn dataplane(&self, timeout: Duration, pooled: bool, retry: RetryPolicy) -> Arc<DataplaneClient> {
         let http = http_client::build(self.ca.as_deref(), timeout, pooled).unwrap();
-        let token = Arc::new(TokenSource::new(http.clone(), self.sim.arm_url(), &self.creds.client_id, &self.creds.client_secret, retry));
+        let token = Arc::new(TokenSource::new(
+            http.clone(),
+            self.sim.arm_url(),
+            &self.creds.client_id,
+            &self.creds.client_secret,
+            retry,
+        ));
         Arc::new(DataplaneClient::new(http, self.sim.arm_url(), &self.cluster_id, token, retry))
     }
 
     fn assignment_path(&self, name: &str) -> String {
-        format!("/subscriptions/{}/providers/Microsoft.Authorization/policyAssignments/{name}", self.creds.subscription_id)
+        format!(
+            "/subscriptions/{}/providers/Microsoft.Authorization/policyAssignments/{name}",
+            self.creds.subscription_id
+        )
     }
 
     /// Assigns a built-in definition at subscription scope; returns the assignment id.
@@ -75,7 +100,10 @@ impl AzureWorld {
     /// An ARM call that must succeed; follows `Azure-AsyncOperation` to completion.
     async fn ok(&self, method: Method, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
         let sep = if path.contains('?') { '&' } else { '?' };
-        let mut req = self.http.request(method, format!("{}{path}{sep}api-version=2019-10-01", self.base)).bearer_auth(&self.token);
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}{sep}api-version=2019-10-01", self.base))
+            .bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -86,7 +114,8 @@ impl AzureWorld {
         assert!(status.is_success(), "{path}: {status} {body}");
         if let Some(op) = async_op {
             for _ in 0..100 {
-                let r: serde_json::Value = self.http.get(&op).bearer_auth(&self.token).send().await.unwrap().json().await.unwrap();
+                let r: serde_json::Value =
+                    self.http.get(&op).bearer_auth(&self.token).send().await.unwrap().json().await.unwrap();
                 if r["status"] != "InProgress" {
                     assert_eq!(r["status"], "Succeeded", "{r}");
                     break;

@@ -59,14 +59,23 @@ pub fn assignment_json(name: &str, policy_uri: &str) -> serde_json::Value {
 /// Creates namespace `name` (if missing) with the admin client and returns its ConfigMap API.
 pub async fn test_namespace(client: &kube::Client, name: &str) -> kube::Api<k8s_openapi::api::core::v1::ConfigMap> {
     use kube::api::{ObjectMeta, PostParams};
-    let ns = k8s_openapi::api::core::v1::Namespace { metadata: ObjectMeta { name: Some(name.into()), ..Default::default() }, ..Default::default() };
-    let _ = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await;
+    let ns = k8s_openapi::api::core::v1::Namespace {
+        metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
+        ..Default::default()
+    };
+    let _ = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await;
     kube::Api::namespaced(client.clone(), name)
 }
 
 /// Names of the policy ConfigMaps in the namespace (not the control plane's `kube-root-ca.crt`).
 pub async fn policy_configmap_names(api: &kube::Api<k8s_openapi::api::core::v1::ConfigMap>) -> Vec<String> {
-    api.list(&Default::default()).await.unwrap().items.into_iter()
+    api.list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
         .filter_map(|cm| cm.metadata.name)
         .filter(|n| contracts::policy_configmaps::is_policy(n))
         .collect()

@@ -1,8 +1,8 @@
 //! A webhook stand-in whose full scan changes on every call, so consecutive audit cycles report
 //! different states (the fault test needs "changing cluster state" without an API server).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};

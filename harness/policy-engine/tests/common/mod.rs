@@ -2,12 +2,14 @@
 //! builders for objects and AdmissionRequests.
 #![allow(dead_code)]
 
-use policy_engine::{builtins::BUILTINS, fill_placeholders, PolicyEngine, Violation};
-use serde_json::{json, Map, Value};
+use policy_engine::{PolicyEngine, Violation, builtins::BUILTINS, fill_placeholders};
+use serde_json::{Map, Value, json};
 
 /// The assignment id used for a built-in in tests: distinct per policy so violations tell them apart.
 pub fn assignment(policy_id: &str) -> String {
-    format!("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Authorization/policyAssignments/{policy_id}")
+    format!(
+        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Authorization/policyAssignments/{policy_id}"
+    )
 }
 
 /// The exact message a built-in produces.

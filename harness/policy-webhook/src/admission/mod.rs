@@ -10,11 +10,11 @@ pub mod review;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::Json;
 use axum::body::{Body, to_bytes};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use contracts::webhook::{DeniedViolation, ResourceRef};
 
 use crate::denials::NewDenial;

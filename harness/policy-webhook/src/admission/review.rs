@@ -137,7 +137,9 @@ mod tests {
 
     #[test]
     fn parses_v1_and_v1beta1() {
-        for (v, want) in [("admission.k8s.io/v1", ReviewVersion::V1), ("admission.k8s.io/v1beta1", ReviewVersion::V1Beta1)] {
+        for (v, want) in
+            [("admission.k8s.io/v1", ReviewVersion::V1), ("admission.k8s.io/v1beta1", ReviewVersion::V1Beta1)]
+        {
             let r = parse_review(review(v).to_string().as_bytes()).unwrap();
             assert_eq!(r.version, want);
             assert_eq!(r.summary.uid, "705ab4f5-6393-11e8-b7cc-42010a800002");
@@ -155,9 +157,20 @@ mod tests {
             (b"not json".to_vec(), "not valid JSON"),
             (b"[]".to_vec(), "not a JSON object"),
             (json!({"kind": "Pod"}).to_string().into_bytes(), "kind is `Pod`"),
-            (json!({"apiVersion": "admission.k8s.io/v2", "kind": "AdmissionReview"}).to_string().into_bytes(), "unsupported apiVersion"),
-            (json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}).to_string().into_bytes(), "missing field `request`"),
-            (json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": 3}).to_string().into_bytes(), "wrong type"),
+            (
+                json!({"apiVersion": "admission.k8s.io/v2", "kind": "AdmissionReview"}).to_string().into_bytes(),
+                "unsupported apiVersion",
+            ),
+            (
+                json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}).to_string().into_bytes(),
+                "missing field `request`",
+            ),
+            (
+                json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": 3})
+                    .to_string()
+                    .into_bytes(),
+                "wrong type",
+            ),
         ];
         for (body, want) in cases {
             let err = parse_review(&body).unwrap_err().to_string();

@@ -104,10 +104,8 @@ pub fn privileged_pod(namespace: &str, name: &str) -> Value {
 
 /// An AdmissionReview (v1) creating `object` (a resource in the core group unless `group` is given).
 pub fn review_for(uid: &str, resource: &str, group: &str, object: &Value) -> Value {
-    let (version, kind) = (
-        object["apiVersion"].as_str().unwrap_or("v1").rsplit('/').next().unwrap().to_string(),
-        object["kind"].clone(),
-    );
+    let (version, kind) =
+        (object["apiVersion"].as_str().unwrap_or("v1").rsplit('/').next().unwrap().to_string(), object["kind"].clone());
     json!({
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
