@@ -138,7 +138,7 @@ async fn seed_sequence_succeeds_in_order() {
     ];
     let addon_token = post_form(&w.arm.http, &format!("{}/adfs/oauth2/token", install.dataplane_endpoint), &form).await;
     let addon = w.arm.with_token(Some(addon_token.body["access_token"].as_str().unwrap().to_string()));
-    let listed = addon.get(&format!("/dataplane/v1/assignments?clusterId={}", urlencode(&cluster_id))).await;
+    let listed = addon.get(&format!("/dataplane/v1/assignments?clusterId={}", common::urlencode(&cluster_id))).await;
     assert_eq!(listed.body["assignments"][0]["parameters"]["allowedContainerImagesRegex"], "^.+azurecr.io/.+$");
     snap("dataplane_assignments", &listed, &w);
     let report = json!({"reportId": "11111111-1111-4111-8111-111111111111", "clusterId": cluster_id, "cycle": 1, "generatedAt": "2019-06-01T00:00:00Z",
@@ -182,7 +182,10 @@ async fn seed_sequence_succeeds_in_order() {
     assert_eq!(cluster.body["properties"]["addonProfiles"]["azurepolicy"]["enabled"], false);
     snap("managed_cluster_addon_disabled", &cluster, &w);
     // With the add-on gone the dataplane no longer serves this cluster.
-    assert_eq!(addon.get(&format!("/dataplane/v1/assignments?clusterId={}", urlencode(&cluster_id))).await.status, 404);
+    assert_eq!(
+        addon.get(&format!("/dataplane/v1/assignments?clusterId={}", common::urlencode(&cluster_id))).await.status,
+        404
+    );
 
     // Clean-up shapes: assignment and cluster delete.
     snap("policy_assignment_delete", &arm.delete(&assignment_id).await, &w);
@@ -192,18 +195,6 @@ async fn seed_sequence_succeeds_in_order() {
     assert_eq!(arm.poll(deleting.header("location").unwrap()).await.status, 204);
     assert_eq!(arm.get(&cluster_path).await.code(), "ResourceNotFound");
     w.sim.shutdown().await;
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// `az login -u/-p` (ADAL password grant) and its refresh, as a user of the default subscription.

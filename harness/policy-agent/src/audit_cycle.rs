@@ -17,7 +17,7 @@ use chrono::SubsecRound;
 use contracts::dataplane::{
     Assignment, AssignmentCompliance, ComplianceReport, ComplianceState, RefreshError, Violation, ViolationSource,
 };
-use contracts::webhook::{AuditViolation, Denial};
+use contracts::webhook::{AuditViolation, Denial, ResourceRef};
 use tokio::sync::Mutex;
 
 use crate::dataplane_client::DataplaneClient;
@@ -55,32 +55,19 @@ pub fn build_report(
             per[i].insert(v);
         }
     };
+    let violation = |r: &ResourceRef, message: &str, source| Violation {
+        kind: r.kind.clone(),
+        namespace: r.namespace.clone(),
+        name: r.name.clone(),
+        message: message.to_string(),
+        source,
+    };
     for v in audit {
-        let r = &v.resource;
-        add(
-            &v.id,
-            Violation {
-                kind: r.kind.clone(),
-                namespace: r.namespace.clone(),
-                name: r.name.clone(),
-                message: v.resolution.message.clone(),
-                source: ViolationSource::Audit,
-            },
-        );
+        add(&v.id, violation(&v.resource, &v.resolution.message, ViolationSource::Audit));
     }
     for d in denials {
         for v in &d.violations {
-            let r = &d.resource;
-            add(
-                &v.id,
-                Violation {
-                    kind: r.kind.clone(),
-                    namespace: r.namespace.clone(),
-                    name: r.name.clone(),
-                    message: v.message.clone(),
-                    source: ViolationSource::Admission,
-                },
-            );
+            add(&v.id, violation(&d.resource, &v.message, ViolationSource::Admission));
         }
     }
     let active: BTreeSet<String> = index.keys().cloned().collect();

@@ -147,20 +147,22 @@ impl Arm {
     }
 }
 
+/// Percent-encodes `s` for a query string or form body (RFC 3986 unreserved characters kept).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// POSTs a form (reqwest's `form` feature is off in this workspace) and returns the response.
 pub async fn post_form(http: &reqwest::Client, url: &str, fields: &[(&str, &str)]) -> Resp {
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect::<String>()
-    };
-    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect();
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect();
     let req = http.post(url).header("content-type", "application/x-www-form-urlencoded").body(body.join("&"));
     into_resp(req.send().await.expect("request")).await
 }
