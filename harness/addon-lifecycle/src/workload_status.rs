@@ -29,21 +29,17 @@ pub type Liveness = [bool; 2];
 pub async fn report(client: &Client, ns: &str, name: &str, ready: bool) -> Result<(), kube::Error> {
     let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
     let generation = api.get(name).await?.metadata.generation;
-    let up = i32::from(ready);
-    let mut status = json!({
+    // In a merge patch `null` removes the field: the deployment controller omits zero counts, and
+    // `unavailableReplicas` says it.
+    let (up, unavailable) = if ready { (json!(1), 0) } else { (serde_json::Value::Null, 1) };
+    let patch = json!({"status": {
         "observedGeneration": generation,
         "replicas": 1,
         "updatedReplicas": 1,
         "readyReplicas": up,
         "availableReplicas": up,
-        "unavailableReplicas": 1 - up,
-    });
-    if !ready {
-        // The API server drops zero counts on output; `unavailableReplicas` already says it.
-        status["readyReplicas"] = serde_json::Value::Null;
-        status["availableReplicas"] = serde_json::Value::Null;
-    }
-    let patch = json!({"status": status});
+        "unavailableReplicas": unavailable,
+    }});
     api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await.map(|_| ())
 }
 
