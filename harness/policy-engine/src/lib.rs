@@ -59,32 +59,17 @@
 //!   Preparation redoes only modules whose source, or whose kinds' data, changed (`prepared`): a pod
 //!   update re-prepares nothing for the built-ins, an ingress update only the hostname index.
 
-pub mod admission;
-mod analysis;
-pub mod audit;
-pub mod builtins;
-mod engine;
-mod errors;
-mod extensions;
-mod interner;
-mod joins;
-mod lookups;
+pub mod fast_path;
+pub mod gatekeeper_v2;
 pub mod manifests;
-pub mod matches;
-mod modules;
-pub mod normalize;
-pub mod offline;
-mod parallel;
-pub mod placeholders;
-mod prepared;
-mod replicated_data;
-mod subject;
-mod tokens;
-mod violation;
-pub mod workload;
+pub mod rego;
+
+// The 2019 modules keep their crate-root paths (`policy_engine::builtins`, ...), which the
+// webhook, the agent and the harness use.
+pub use gatekeeper_v2::{admission, audit, builtins, matches, normalize, offline, placeholders, workload};
 
 pub use admission::{AdmissionTarget, admission_review_to_request};
-pub use engine::PolicyEngine;
-pub use errors::{EvalError, ModuleError, ModuleFailure, PlaceholderError, ReviewError};
+pub use gatekeeper_v2::engine::PolicyEngine;
+pub use gatekeeper_v2::errors::{EvalError, ModuleError, ModuleFailure, PlaceholderError, ReviewError};
 pub use placeholders::fill_placeholders;
-pub use violation::{ResourceRef, Violation, audit_response};
+pub use gatekeeper_v2::violation::{ResourceRef, Violation, audit_response};

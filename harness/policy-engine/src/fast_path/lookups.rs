@@ -10,9 +10,9 @@
 
 use regorus::{Engine, Value};
 
-use crate::replicated_data::set_path;
+use crate::gatekeeper_v2::replicated_data::set_path;
 
-/// The library's `matches` over `input.kubernetes` ([`crate::subject::ADMISSION_LIBRARY`]).
+/// The library's `matches` over `input.kubernetes` ([`crate::fast_path::subject::ADMISSION_LIBRARY`]).
 const MATCHES_RULE: &str = "data.gatekeeper_admission.replicated_matches";
 
 /// `data.k8s.matches` with `data.kubernetes` = `kubernetes`, evaluated in `engine` (an admission

@@ -5,18 +5,20 @@ use std::sync::{Arc, OnceLock};
 
 use regorus::{Engine, Value};
 
-use crate::admission::{AdmissionTarget, overlay_request};
-use crate::analysis::DataNeeds;
-use crate::interner::Strings;
-use crate::modules::{CompiledModule, compile};
-use crate::prepared::{self, PreparedModule};
-use crate::replicated_data::{ReplicatedData, set_path};
-use crate::{EvalError, ModuleError, ModuleFailure, ResourceRef, Violation, audit, lookups, parallel};
+use crate::gatekeeper_v2::admission::{AdmissionTarget, overlay_request};
+use crate::fast_path::analysis::DataNeeds;
+use crate::fast_path::interner::Strings;
+use crate::gatekeeper_v2::modules::{CompiledModule, compile};
+use crate::gatekeeper_v2::prepared::{self, PreparedModule};
+use crate::gatekeeper_v2::replicated_data::{ReplicatedData, set_path};
+use crate::fast_path::{lookups, parallel};
+use crate::gatekeeper_v2::audit;
+use crate::{EvalError, ModuleError, ModuleFailure, ResourceRef, Violation};
 
-/// The rule an admission variant evaluates ([`crate::subject::ADMISSION_LIBRARY`]).
+/// The rule an admission variant evaluates ([`crate::fast_path::subject::ADMISSION_LIBRARY`]).
 const ADMISSION_RULE: &str = "data.gatekeeper_admission.violations";
 
-/// The same with `matches` precomputed ([`crate::lookups`]).
+/// The same with `matches` precomputed ([`crate::fast_path::lookups`]).
 const ADMISSION_OVER_MATCHES_RULE: &str = "data.gatekeeper_admission.violations_over_matches";
 
 /// Modules, replicated objects and the engines prepared from them. See the crate docs.

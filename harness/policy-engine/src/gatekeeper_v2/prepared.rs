@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use regorus::{Engine, Value};
 
-use crate::analysis::DataNeeds;
-use crate::joins::JoinIndex;
-use crate::lookups;
-use crate::modules::{CompiledModule, Variant, analyse_now};
-use crate::replicated_data::ReplicatedData;
+use crate::fast_path::analysis::DataNeeds;
+use crate::fast_path::joins::JoinIndex;
+use crate::fast_path::lookups;
+use crate::gatekeeper_v2::modules::{CompiledModule, Variant, analyse_now};
+use crate::gatekeeper_v2::replicated_data::ReplicatedData;
 
 /// A module's engine, analysed and ready: evaluating a clone costs no setup. Modules that read data
 /// only through `matches` of known kinds hold no data and get their slice with each query; the others

@@ -26,7 +26,7 @@
 
 use regorus::{Engine, Value};
 
-use crate::tokens::Code;
+use crate::rego::tokens::Code;
 
 /// Package of the generated key rules `j<n>[[key, tuple]]` over `input.tuples`.
 pub(crate) const JOIN_KEYS_PACKAGE: &str = "gatekeeper_join_keys";
@@ -199,7 +199,7 @@ impl JoinIndex {
     }
 
     /// `input.joins` as it is once the tuples of one path change from `stored` to `request` (sets of
-    /// tuples; [`crate::lookups`] computes both with the library).
+    /// tuples; [`crate::fast_path::lookups`] computes both with the library).
     pub fn overlaid(&self, engine: &Engine, stored: &Value, request: &Value) -> anyhow::Result<Value> {
         let mut joins = Vec::with_capacity(self.buckets.len());
         for (n, index) in self.buckets.iter().enumerate() {
@@ -226,7 +226,7 @@ impl JoinIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::builtins::BUILTINS;
+    use crate::gatekeeper_v2::builtins::BUILTINS;
 
     fn rule(body: &str) -> String {
         format!(

@@ -5,7 +5,8 @@
 
 use serde_json::{Value, json};
 
-use crate::{ModuleError, PolicyEngine, builtins::BUILTINS, fill_placeholders};
+use crate::gatekeeper_v2::builtins::BUILTINS;
+use crate::{ModuleError, PolicyEngine, fill_placeholders};
 
 /// Parameter values used for the built-ins (the reference's examples).
 pub fn example_params() -> serde_json::Map<String, Value> {

@@ -12,7 +12,7 @@
 use serde_json::{Map, Value};
 
 use crate::PlaceholderError;
-use crate::tokens::{Kind, tokenize};
+use crate::rego::tokens::{Kind, tokenize};
 
 const POLICY_ID: &str = "AzurePolicyID";
 const PARAM_PREFIX: &str = "policyParameters.";

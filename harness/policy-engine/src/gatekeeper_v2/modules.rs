@@ -6,16 +6,18 @@
 
 use regorus::Engine;
 
-use crate::analysis::{DataNeeds, analyse};
-use crate::joins::{JOIN_KEYS_ID, rewrite_joins};
-use crate::subject::{ADMISSION_LIBRARY, ADMISSION_LIBRARY_ID, reads_matches, rewrite_subjects};
-use crate::{ModuleError, extensions, matches, normalize::normalize};
+use crate::fast_path::analysis::{DataNeeds, analyse};
+use crate::fast_path::joins::{JOIN_KEYS_ID, rewrite_joins};
+use crate::fast_path::subject::{ADMISSION_LIBRARY, ADMISSION_LIBRARY_ID, reads_matches, rewrite_subjects};
+use crate::ModuleError;
+use crate::gatekeeper_v2::{matches, normalize::normalize};
+use crate::rego::extensions;
 
 /// A rewritten form of a module, compiled with the admission library and its join key rules.
 #[derive(Clone)]
 pub(crate) struct Variant {
     pub engine: Engine,
-    /// How many lookups were turned into indexed joins ([`crate::joins`]); they read `input.joins`.
+    /// How many lookups were turned into indexed joins ([`crate::fast_path::joins`]); they read `input.joins`.
     pub joins: usize,
     /// The key rules of those joins (empty without joins): variants with the same key rules share
     /// one index.
@@ -32,10 +34,10 @@ pub(crate) struct CompiledModule {
     /// joins: the module with them indexed, for audits.
     pub audit: Option<Variant>,
     /// For modules that read data only through `matches` of literal kinds: the module with its
-    /// subjects bound to the reviewed object ([`crate::subject`]) and its joins indexed, plus the
+    /// subjects bound to the reviewed object ([`crate::fast_path::subject`]) and its joins indexed, plus the
     /// admission rule.
     pub admission: Option<Variant>,
-    /// The admission variant still looks up other objects through `matches` ([`crate::lookups`]).
+    /// The admission variant still looks up other objects through `matches` ([`crate::fast_path::lookups`]).
     pub admission_reads_matches: bool,
     pub needs: DataNeeds,
 }

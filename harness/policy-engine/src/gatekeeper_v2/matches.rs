@@ -3,7 +3,7 @@
 //! Two rules feed one partial set of `[kind, namespace, name, resource]` tuples:
 //! 1. the replicated object itself at `data.kubernetes[kind][namespace][name]`;
 //! 2. the `object` field of whatever sits at that path, which is only ever the AdmissionRequest that
-//!    the admission query overlays there (see [`crate::admission`]).
+//!    the admission query overlays there (see [`crate::gatekeeper_v2::admission`]).
 //!
 //! During admission rule 1 therefore also yields the AdmissionRequest as a "resource"; the 2019 policies
 //! read `spec…`/`metadata.name` and so ignore it. Keeping both rules verbatim keeps that quirk.

@@ -23,7 +23,7 @@ macro_rules! builtin {
             guid: $guid,
             policy_id: $policy_id,
             parameter: $parameter,
-            source: include_str!(concat!("../policies/", $file)),
+            source: include_str!(concat!("../../policies/", $file)),
         }
     };
 }

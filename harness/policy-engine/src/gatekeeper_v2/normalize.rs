@@ -13,7 +13,7 @@
 //! The rewrite works on tokens, so text inside strings and comments is never touched, and it keeps
 //! every line break, so compile errors still point at the author's line numbers.
 
-use crate::tokens::{Kind, Token, tokenize};
+use crate::rego::tokens::{Kind, Token, tokenize};
 
 /// Number of arguments of OPA builtins (and of the `re_match` extension). A call with one more
 /// argument than listed here is in output-argument form.

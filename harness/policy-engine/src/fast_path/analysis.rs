@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::tokens::{Kind, Token, tokenize};
+use crate::rego::tokens::{Kind, Token, tokenize};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum DataNeeds {
@@ -105,7 +105,7 @@ pub(crate) fn analyse(src: &str) -> DataNeeds {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::builtins::BUILTINS;
+    use crate::gatekeeper_v2::builtins::BUILTINS;
 
     #[test]
     fn builtins_are_recognised() {

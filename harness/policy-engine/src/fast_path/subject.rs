@@ -18,7 +18,7 @@
 //! comprehension, other shapes) are left alone. `tests/fast_path_equivalence.rs` checks the claim
 //! against full evaluation over random clusters.
 
-use crate::tokens::{Code, Kind, tokenize};
+use crate::rego::tokens::{Code, Kind, tokenize};
 
 /// What a rewritten subject refers to.
 pub(crate) const SUBJECT_REF: &str = "data.gatekeeper_admission.subject";
@@ -31,7 +31,7 @@ pub(crate) const ADMISSION_LIBRARY_ID: &str = "gatekeeper-system/harness-admissi
 /// overlay, and the pattern its filter. It lives in a module, not in a per-request query string, so
 /// no Rego is parsed per admission. `subject` is the `matches` library restricted to the reviewed
 /// path: its two rules mirror the library's two rules. `violations_over_matches` and
-/// `replicated_matches` serve [`crate::lookups`]. The lookups go one level at a time because
+/// `replicated_matches` serve [`crate::fast_path::lookups`]. The lookups go one level at a time because
 /// regorus builds (and, under `RUST_BACKTRACE`, backtraces) an internal error for every nested
 /// dynamic reference such as `data.kubernetes[kind][namespace][name]`.
 pub(crate) const ADMISSION_LIBRARY: &str = r#"package gatekeeper_admission
@@ -131,7 +131,7 @@ pub(crate) fn rewrite_subjects(src: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::builtins::BUILTINS;
+    use crate::gatekeeper_v2::builtins::BUILTINS;
 
     #[test]
     fn every_builtin_subject_is_rewritten_and_other_objects_are_not() {

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     EvalError, ModuleError, PlaceholderError, PolicyEngine, ReviewError, Violation, admission_review_to_request,
-    builtins, fill_placeholders, manifests,
+    fill_placeholders, gatekeeper_v2::builtins, manifests,
 };
 
 /// What to check. Parameters are strings, as every 2019 parameter was.
