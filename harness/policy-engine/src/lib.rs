@@ -71,5 +71,5 @@ pub use gatekeeper_v2::{admission, audit, builtins, matches, normalize, offline,
 pub use admission::{AdmissionTarget, admission_review_to_request};
 pub use gatekeeper_v2::engine::PolicyEngine;
 pub use gatekeeper_v2::errors::{EvalError, ModuleError, ModuleFailure, PlaceholderError, ReviewError};
-pub use placeholders::fill_placeholders;
 pub use gatekeeper_v2::violation::{ResourceRef, Violation, audit_response};
+pub use placeholders::fill_placeholders;

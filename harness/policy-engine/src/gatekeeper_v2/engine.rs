@@ -5,14 +5,14 @@ use std::sync::{Arc, OnceLock};
 
 use regorus::{Engine, Value};
 
-use crate::gatekeeper_v2::admission::{AdmissionTarget, overlay_request};
 use crate::fast_path::analysis::DataNeeds;
 use crate::fast_path::interner::Strings;
+use crate::fast_path::{lookups, parallel};
+use crate::gatekeeper_v2::admission::{AdmissionTarget, overlay_request};
+use crate::gatekeeper_v2::audit;
 use crate::gatekeeper_v2::modules::{CompiledModule, compile};
 use crate::gatekeeper_v2::prepared::{self, PreparedModule};
 use crate::gatekeeper_v2::replicated_data::{ReplicatedData, set_path};
-use crate::fast_path::{lookups, parallel};
-use crate::gatekeeper_v2::audit;
 use crate::{EvalError, ModuleError, ModuleFailure, ResourceRef, Violation};
 
 /// The rule an admission variant evaluates ([`crate::fast_path::subject::ADMISSION_LIBRARY`]).

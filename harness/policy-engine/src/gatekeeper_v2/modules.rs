@@ -6,10 +6,10 @@
 
 use regorus::Engine;
 
+use crate::ModuleError;
 use crate::fast_path::analysis::{DataNeeds, analyse};
 use crate::fast_path::joins::{JOIN_KEYS_ID, rewrite_joins};
 use crate::fast_path::subject::{ADMISSION_LIBRARY, ADMISSION_LIBRARY_ID, reads_matches, rewrite_subjects};
-use crate::ModuleError;
 use crate::gatekeeper_v2::{matches, normalize::normalize};
 use crate::rego::extensions;
 
