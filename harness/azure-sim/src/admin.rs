@@ -1,11 +1,13 @@
 //! The admin API: test and operator controls that stand in for things Microsoft did by hand (approving
 //! a limited-preview feature) or that only a simulator has (new subscriptions on demand, faults,
-//! received reports). It lives under `/admin`, outside the ARM namespace, needs no token, and is
-//! never subject to fault injection.
+//! received reports). It lives under `/admin`, outside the ARM namespace, and is never subject to
+//! fault injection. It needs the server's admin token whenever it has one: always when the listener
+//! is reachable beyond loopback ([`contracts::credential`]), since it can mint owner credentials.
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -20,6 +22,20 @@ pub struct ApproveRequest {
     subscription_id: String,
     namespace: String,
     name: String,
+}
+
+/// Refuses an admin request without the server's token (401, ARM-shaped body, a Bearer challenge).
+pub async fn require_credential(State(app): State<SharedApp>, request: Request, next: Next) -> Response {
+    let Some(expected) = &app.admin_token else { return next.run(request).await };
+    let presented = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match contracts::credential::authorize(presented, expected) {
+        Ok(()) => next.run(request).await,
+        Err(e) => {
+            let body = json!({"error": {"code": "AuthenticationFailed", "message": format!("admin API: {e}")}});
+            (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, contracts::credential::CHALLENGE)], Json(body))
+                .into_response()
+        }
+    }
 }
 
 type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;

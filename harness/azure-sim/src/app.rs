@@ -27,6 +27,8 @@ pub struct App {
     pub config: SimConfig,
     pub controller: Arc<dyn AddonController>,
     pub faults: Faults,
+    /// The bearer token of `/admin/...`, when it needs one ([`crate::admin::require_credential`]).
+    pub admin_token: Option<String>,
     /// The canonical base URL (`https://127.0.0.1:<port>`), known once the listener is bound.
     pub base: OnceLock<String>,
     pub ca_pem: Option<String>,

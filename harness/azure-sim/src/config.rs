@@ -24,6 +24,9 @@ pub struct SimConfig {
     pub provider_delay: Duration,
     /// Largest accepted request body; ARM's own limit is 4 MiB.
     pub max_body_bytes: usize,
+    /// The bearer token `/admin/...` requires ([`contracts::credential`]). `None`: open on a
+    /// loopback-only listener, a generated token on any other (see [`crate::RunningSim::admin_token`]).
+    pub admin_token: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -37,6 +40,7 @@ impl Default for SimConfig {
             definitions_dir: None,
             provider_delay: Duration::ZERO,
             max_body_bytes: 4 * 1024 * 1024,
+            admin_token: None,
         }
     }
 }

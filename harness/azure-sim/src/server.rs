@@ -34,11 +34,7 @@ fn router(app: SharedApp) -> Router {
         .route("/policies/custom/{file}", get(dataplane::custom_rego))
         .route("/dataplane/v1/assignments", get(dataplane::assignments))
         .route("/dataplane/v1/reports", post(dataplane::reports))
-        .route("/admin/faults", get(faults::admin_list).post(faults::admin_add).delete(faults::admin_clear))
-        .route("/admin/faults/{id}", delete(faults::admin_remove))
-        .route("/admin/features/approve", post(admin::approve_feature))
-        .route("/admin/subscriptions", post(admin::new_subscription))
-        .route("/admin/reports", get(dataplane::admin_reports))
+        .merge(admin_routes(app.clone()))
         .fallback(arm::handle)
         .layer(axum::middleware::from_fn_with_state(app.clone(), faults::layer))
         .layer(DefaultBodyLimit::max(app.config.max_body_bytes))
@@ -46,6 +42,17 @@ fn router(app: SharedApp) -> Router {
     // A layer on a router runs after its routing, so the rewrite wraps a router whose only route is
     // the fallback to the real one.
     Router::new().fallback_service(routes).layer(axum::middleware::map_request(collapse_slashes))
+}
+
+/// The admin API, behind its credential when the server has one.
+fn admin_routes(app: SharedApp) -> Router<SharedApp> {
+    Router::new()
+        .route("/admin/faults", get(faults::admin_list).post(faults::admin_add).delete(faults::admin_clear))
+        .route("/admin/faults/{id}", delete(faults::admin_remove))
+        .route("/admin/features/approve", post(admin::approve_feature))
+        .route("/admin/subscriptions", post(admin::new_subscription))
+        .route("/admin/reports", get(dataplane::admin_reports))
+        .route_layer(axum::middleware::from_fn_with_state(app, admin::require_credential))
 }
 
 /// `az cloud register --endpoint-resource-manager https://127.0.0.1:<port>/` (the trailing slash as
@@ -149,9 +156,13 @@ impl AzureSim {
         let scheme = if config.tls { "https" } else { "http" };
         let store = Store::new(state, config.state_file.clone());
         store.flush()?;
+        let admin_token = config.admin_token.clone().or_else(|| {
+            contracts::credential::required_for(local.ip()).then(|| uuid::Uuid::new_v4().simple().to_string())
+        });
         let app = Arc::new(App {
             store,
             config,
+            admin_token,
             controller,
             faults: Faults::default(),
             base: OnceLock::new(),
@@ -193,6 +204,12 @@ impl RunningSim {
     /// The ARM endpoint, e.g. `https://127.0.0.1:40123` (no trailing slash).
     pub fn arm_url(&self) -> &str {
         self.app.base_url()
+    }
+
+    /// The token `/admin/...` requires (`Authorization: Bearer <token>`), if any: the configured one,
+    /// or one generated because the listener is reachable beyond loopback.
+    pub fn admin_token(&self) -> Option<&str> {
+        self.app.admin_token.as_deref()
     }
 
     /// The address the listener is bound to.

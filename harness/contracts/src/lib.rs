@@ -14,6 +14,8 @@
 //! * [`webhook`]: the bodies of the webhook's `GET /v1/audit` and `GET /v1/denials`
 //!   (`docs/contracts.md` §5), read by the agent's audit cycle, and of `GET /v1/status`, which the
 //!   harness waits on.
+//! * [`credential`]: the bearer token on `/admin` and the webhook's read endpoints when a listener is
+//!   reachable beyond loopback (`docs/contracts.md` §10).
 //! * [`policy_configmaps`]: what the agent writes into the add-on namespace and the webhook loads
 //!   from it (`docs/contracts.md` §6): which ConfigMaps are policies, and the enforcement mark.
 //!
@@ -22,6 +24,7 @@
 
 pub mod addon;
 pub mod agent;
+pub mod credential;
 pub mod dataplane;
 pub mod policy_configmaps;
 pub mod webhook;

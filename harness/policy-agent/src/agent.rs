@@ -76,7 +76,8 @@ pub async fn start(cfg: Config) -> Result<AgentHandle, StartError> {
         wh_http,
         &cfg.webhook_url,
         RetryPolicy::new(3, Duration::from_millis(200), Duration::from_secs(2)),
-    );
+    )
+    .with_read_token(cfg.webhook_read_token.clone());
     let store = ConfigMapStore::new(kube_client(cfg.kubeconfig.as_deref()).await?, &cfg.policy_namespace);
 
     let refresh_state = Arc::new(RefreshState::default());

@@ -51,6 +51,10 @@ pub struct Config {
     #[arg(long, env = "WEBHOOK_URL")]
     pub webhook_url: String,
 
+    /// Bearer token the webhook requires on `/v1/audit` and `/v1/denials` (its `--read-token`).
+    #[arg(long, env = "WEBHOOK_READ_TOKEN", hide_env_values = true)]
+    pub webhook_read_token: Option<String>,
+
     /// PEM CA that signs the webhook's serving certificate.
     #[arg(long, env = "WEBHOOK_CA_FILE")]
     pub webhook_ca_file: Option<PathBuf>,

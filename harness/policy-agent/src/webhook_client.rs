@@ -10,23 +10,39 @@ pub struct WebhookClient {
     http: reqwest::Client,
     base: String,
     retry: RetryPolicy,
+    /// The webhook's read token ([`contracts::credential`]), sent when set.
+    read_token: Option<String>,
 }
 
 impl WebhookClient {
     pub fn new(http: reqwest::Client, base: &str, retry: RetryPolicy) -> Self {
-        Self { http, base: base.trim_end_matches('/').to_string(), retry }
+        Self { http, base: base.trim_end_matches('/').to_string(), retry, read_token: None }
+    }
+
+    /// Sends `Authorization: Bearer <token>`, which a webhook with a read token requires.
+    pub fn with_read_token(mut self, token: Option<String>) -> Self {
+        self.read_token = token;
+        self
+    }
+
+    fn get(&self, url: &str) -> reqwest::RequestBuilder {
+        let request = self.http.get(url);
+        match &self.read_token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
     }
 
     /// The full scan over everything the webhook replicates.
     pub async fn audit(&self) -> Result<AuditResponse, HttpError> {
         let url = format!("{}/v1/audit", self.base);
-        retry(self.retry, || send_json("webhook audit", self.http.get(&url)), log_retry).await
+        retry(self.retry, || send_json("webhook audit", self.get(&url)), log_retry).await
     }
 
     /// Denials with sequence numbers at or after `since`.
     pub async fn denials(&self, since: u64) -> Result<DenialPage, HttpError> {
         let url = format!("{}/v1/denials?since={since}", self.base);
-        retry(self.retry, || send_json("webhook denials", self.http.get(&url)), log_retry).await
+        retry(self.retry, || send_json("webhook denials", self.get(&url)), log_retry).await
     }
 }
 

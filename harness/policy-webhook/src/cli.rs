@@ -74,6 +74,10 @@ pub struct ServeArgs {
     /// How many recent denials /v1/denials keeps.
     #[arg(long, default_value_t = DEFAULT_DENIALS_CAPACITY)]
     pub denials_capacity: usize,
+    /// Bearer token for /v1/audit and /v1/denials. Without it they are open on a loopback address
+    /// and get a generated token (printed as `read-token:`) on any other.
+    #[arg(long, env = "POLICY_WEBHOOK_READ_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub read_token: Option<String>,
     #[command(flatten)]
     pub kube: KubeArgs,
 }
@@ -151,6 +155,8 @@ async fn shutdown_signal() {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // A generated token is printed; a configured one the caller already knows.
+    let args_read_token = args.read_token.clone();
     let mut engine = PolicyEngine::new();
     for path in &args.rego {
         let src = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -166,9 +172,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         replicate,
         max_body_bytes: args.max_body_bytes,
         denials_capacity: args.denials_capacity,
+        read_token: args.read_token,
     };
     let running = webhook::start(options, client, engine).await?;
     println!("policy-webhook listening on {}", running.base_url());
+    if let (Some(token), None) = (running.read_token(), &args_read_token) {
+        println!("read-token: {token}");
+    }
     if let Some(path) = &args.addr_file {
         write_atomically(path, &format!("{}\n", running.addr()))?;
     }

@@ -5,6 +5,12 @@
 //! | `POST /v1/admit` | AdmissionReview v1/v1beta1 → AdmissionReview ([`crate::admission`]) |
 //! | `GET /v1/audit` | Gatekeeper v2 audit ([`crate::audit`]) |
 //! | `GET /v1/denials?since=<seq>` | real-time denials for the agent ([`crate::denials`]) |
+//!
+//! The two read endpoints return cluster objects and decisions, so they take the read token when
+//! the webhook has one ([`require_read_token`]); the API server only ever calls `/v1/admit`.
+//!
+//! | Route | |
+//! |---|---|
 //! | `GET /v1/status` | loaded modules, rejected keys, replicated objects ([`contracts::webhook::WebhookStatus`]) |
 //! | `GET /healthz` | the process serves |
 //! | `GET /readyz` | the initial ConfigMap list is loaded (503 until then) |
@@ -52,10 +58,13 @@ const DENIALS_PAGE: usize = 1000;
 
 /// All routes over `state`.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/v1/admit", post(crate::admission::admit))
+    let reads = Router::new()
         .route("/v1/audit", get(crate::audit::audit))
         .route("/v1/denials", get(denials))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_read_token));
+    Router::new()
+        .route("/v1/admit", post(crate::admission::admit))
+        .merge(reads)
         .route("/v1/status", get(status))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -63,6 +72,25 @@ pub fn router(state: Arc<AppState>) -> Router {
         // `/v1/admit` enforces its own limit with a 400 and a reason; axum's default would answer 413.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+/// Refuses a read without the webhook's token: 401 with a Bearer challenge.
+pub async fn require_read_token(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(expected) = &state.read_token else { return next.run(request).await };
+    let presented = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match contracts::credential::authorize(presented, expected) {
+        Ok(()) => next.run(request).await,
+        Err(e) => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, contracts::credential::CHALLENGE)],
+            Json(serde_json::json!({"error": e.to_string()})),
+        )
+            .into_response(),
+    }
 }
 
 /// Binds `addr` (port 0 picks a free port) and serves `router` over TLS until `handle` shuts down.

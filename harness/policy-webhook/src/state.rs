@@ -21,6 +21,9 @@ pub struct AppState {
     pub rejected_modules: Mutex<Vec<RejectedModule>>,
     /// Largest accepted `/v1/admit` body; larger ones get HTTP 400.
     pub max_body_bytes: usize,
+    /// The bearer token of `/v1/audit` and `/v1/denials`, when they need one
+    /// ([`crate::server::require_read_token`]).
+    pub read_token: Option<String>,
 }
 
 impl AppState {
@@ -32,7 +35,14 @@ impl AppState {
             readiness: Readiness::default(),
             rejected_modules: Mutex::new(Vec::new()),
             max_body_bytes,
+            read_token: None,
         }
+    }
+
+    /// The same state with `/v1/audit` and `/v1/denials` behind `token`.
+    pub fn with_read_token(mut self, token: Option<String>) -> Self {
+        self.read_token = token;
+        self
     }
 
     /// The `/v1/status` body: the published engine's modules and objects, as admission and audit see

@@ -34,6 +34,9 @@ pub struct WebhookOptions {
     pub replicate: Vec<ResourceSpec>,
     pub max_body_bytes: usize,
     pub denials_capacity: usize,
+    /// Bearer token `/v1/audit` and `/v1/denials` require ([`contracts::credential`]). `None`: open
+    /// on a loopback address, generated on any other ([`RunningWebhook::read_token`]).
+    pub read_token: Option<String>,
 }
 
 impl WebhookOptions {
@@ -46,6 +49,7 @@ impl WebhookOptions {
             replicate: DEFAULT_REPLICATE.iter().map(|s| s.parse().expect("default specs parse")).collect(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             denials_capacity: DEFAULT_DENIALS_CAPACITY,
+            read_token: None,
         }
     }
 }
@@ -69,7 +73,14 @@ pub async fn start(
     engine: PolicyEngine,
 ) -> Result<RunningWebhook, WebhookError> {
     let preloaded = engine.module_ids().len();
-    let state = Arc::new(AppState::new(SharedEngine::new(engine), options.denials_capacity, options.max_body_bytes));
+    let read_token = options.read_token.clone().or_else(|| {
+        contracts::credential::required_for(options.listen.ip())
+            .then(|| rand::random::<[u8; 16]>().iter().map(|b| format!("{b:02x}")).collect())
+    });
+    let state = Arc::new(
+        AppState::new(SharedEngine::new(engine), options.denials_capacity, options.max_body_bytes)
+            .with_read_token(read_token),
+    );
     state.metrics.set_modules(preloaded, 0);
     let mut background = Vec::new();
     match client {
@@ -116,6 +127,12 @@ impl RunningWebhook {
     /// `https://<addr>/v1/admit`, what goes into the webhook configuration.
     pub fn admit_url(&self) -> String {
         format!("{}/v1/admit", self.base_url())
+    }
+
+    /// The token `/v1/audit` and `/v1/denials` require, if any: the configured one, or one generated
+    /// because the listener is reachable beyond loopback.
+    pub fn read_token(&self) -> Option<&str> {
+        self.state.read_token.as_deref()
     }
 
     /// The shared state (engine snapshot, metrics, denials, readiness).

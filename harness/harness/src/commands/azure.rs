@@ -9,8 +9,8 @@ use std::time::Duration;
 #[derive(clap::Subcommand)]
 pub enum AzureCommand {
     /// Serve the mocked Azure control plane (ARM, preview features, AKS, Policy, PolicyInsights)
-    /// until interrupted. Prints `arm:`, `ca:`, `tenant:`, `subscription:`, `token:`, `client-id:` and
-    /// `client-secret:` lines for scripts.
+    /// until interrupted. Prints `arm:`, `ca:`, `tenant:`, `subscription:`, `token:`, `client-id:`,
+    /// `client-secret:` and, when `/admin` needs one, `admin-token:` lines for scripts.
     Serve(ServeArgs),
 }
 
@@ -37,6 +37,10 @@ pub struct ServeArgs {
     /// How long providers stay `Registering` (e.g. `500ms`, `10s`, `2m`).
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
     provider_delay: Duration,
+    /// Bearer token for `/admin/...`. Without it, `/admin` is open on a loopback address and gets a
+    /// generated token (printed as `admin-token:`) on any other.
+    #[arg(long, env = "HARNESS_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
 }
 
 /// Parses `250ms`, `10s`, `2m`, `1h` or a bare number of seconds.
@@ -70,6 +74,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         auto_approve_features: args.auto_approve_features,
         definitions_dir: args.definitions,
         provider_delay: args.provider_delay,
+        admin_token: args.admin_token,
         ..azure_sim::SimConfig::default()
     };
     let sim = azure_sim::AzureSim::start(config, Arc::new(azure_sim::NoopAddonController)).await?;
@@ -84,6 +89,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     writeln!(out, "token: {}", sim.token_for(&creds.subscription_id)?)?;
     writeln!(out, "client-id: {}", creds.client_id)?;
     writeln!(out, "client-secret: {}", creds.client_secret)?;
+    if let Some(token) = sim.admin_token() {
+        writeln!(out, "admin-token: {token}")?;
+    }
     out.flush()?;
     drop(out);
     wait_for_signal().await?;
