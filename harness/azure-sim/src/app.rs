@@ -129,7 +129,7 @@ impl App {
         let declared = dprops["parameters"].as_object().unwrap_or(&empty);
         let given = props["parameters"].as_object().unwrap_or(&empty);
         let parameters = parameters::resolve(declared, given, &a.name, "").ok()?;
-        let effect = parameters::expand(&dprops["policyRule"]["then"]["effect"], &parameters)?;
+        let effect = parameters::expand(&dprops["policyRule"]["then"]["effect"], &parameters, "effect").ok()?;
         let effect = effect.as_str()?.to_string();
         (!effect.eq_ignore_ascii_case("Disabled")).then_some(Active {
             assignment: a.clone(),

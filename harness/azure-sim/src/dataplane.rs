@@ -75,7 +75,9 @@ pub async fn assignments(State(app): State<SharedApp>, headers: HeaderMap, Query
                     .as_object()
                     .map(|m| {
                         m.iter()
-                            .filter_map(|(k, t)| Some((k.clone(), crate::parameters::expand(t, &active.parameters)?)))
+                            .filter_map(|(k, t)| {
+                                Some((k.clone(), crate::parameters::expand(t, &active.parameters, k).ok()?))
+                            })
                             .collect()
                     })
                     .unwrap_or_default();

@@ -5,7 +5,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// An error in ARM's shape: HTTP status, PascalCase code and a human message.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -102,16 +102,7 @@ impl IntoResponse for ArmError {
 }
 
 /// A short JSON type name for error messages.
-pub fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+pub use contracts::policy_parameters::kind_of;
 
 /// Result type of every ARM handler.
 pub type ArmResult<T> = Result<T, ArmError>;

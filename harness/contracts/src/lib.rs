@@ -16,6 +16,8 @@
 //!   harness waits on.
 //! * [`credential`]: the bearer token on `/admin` and the webhook's read endpoints when a listener is
 //!   reachable beyond loopback (`docs/contracts.md` §10).
+//! * [`policy_parameters`]: ARM's rules for policy parameters (declared types, defaults, allowed
+//!   values, `[parameters('x')]`), shared by azure-sim's assignments and `harness policy check`.
 //! * [`policy_configmaps`]: what the agent writes into the add-on namespace and the webhook loads
 //!   from it (`docs/contracts.md` §6): which ConfigMaps are policies, and the enforcement mark.
 //!
@@ -27,6 +29,7 @@ pub mod agent;
 pub mod credential;
 pub mod dataplane;
 pub mod policy_configmaps;
+pub mod policy_parameters;
 pub mod webhook;
 
 pub use addon::{AddonError, AddonInstall};
