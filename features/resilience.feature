@@ -18,6 +18,8 @@ Feature: Resilience
     And I create the fixture "denials/privileged-pod.yaml" in namespace "team-a"
     Then the request is admitted
 
+  # Reads the Deployments' status, which only the harness writes (see install.feature).
+  @deployment-status
   Scenario: With failure policy Fail, a dead webhook blocks requests
     Given the add-on's webhook failure policy is "Fail"
     And the azure-policy add-on is enabled

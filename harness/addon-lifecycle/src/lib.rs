@@ -268,22 +268,26 @@ impl AddonLifecycle {
             kubeconfigs.insert(account, path);
         }
 
-        // The webhook's serving certificate, for the address the API server calls.
+        // The webhook's serving certificate: an IP or DNS SAN for the host the API server calls
+        // (per backend, or `--webhook-host`), and the addresses local callers use.
         let ca = pki::Ca::new("azure-policy webhook CA")?;
-        let host = cluster.webhook_host();
-        let serving = match host.parse::<std::net::IpAddr>() {
-            Ok(ip) => ca.issue_server(&["localhost"], &[ip])?,
-            Err(_) => ca.issue_server(&[host, "localhost"], &["127.0.0.1".parse().unwrap()])?,
-        };
+        let host = cluster.webhook();
+        let (san_names, san_ips) = host.sans();
+        let san_names: Vec<&str> = san_names.iter().map(String::as_str).collect();
+        let serving = ca.issue_server(&san_names, &san_ips)?;
         let ca_file = write("webhook-ca.crt", &ca.cert_pem())?;
         let cert_file = write("webhook.crt", &serving.cert_pem)?;
         let key_file = write("webhook.key", &serving.key_pem)?;
         let webhook_http = http_client(Some(&ca.cert_pem()));
 
+        // The webhook's read endpoints carry cluster objects; only the agent gets their token, through
+        // the environment (not argv, which `ps` shows), on every backend.
+        let read_token: String = (0..2).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
         let mut webhook_cmd = processes::command_for(AddonProcess::Webhook)?;
         webhook_cmd
+            .env("POLICY_WEBHOOK_READ_TOKEN", &read_token)
             .arg("serve")
-            .arg(format!("--listen={}:0", cluster.webhook_bind_ip()))
+            .arg(format!("--listen={}", host.listen_addr()))
             .arg("--tls-cert-file")
             .arg(&cert_file)
             .arg("--tls-key-file")
@@ -306,9 +310,10 @@ impl AddonLifecycle {
             &webhook_http,
         )
         .await?;
-        // The agent reaches the webhook on loopback even when the API server uses another name.
-        let port = webhook_base.rsplit(':').next().unwrap_or_default().to_string();
-        let webhook_local = format!("https://127.0.0.1:{port}");
+        // The agent reaches the webhook on this machine's address for it (loopback, or the address
+        // it is bound to), even when the API server uses another name.
+        let port: u16 = webhook_base.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_default();
+        let webhook_local = format!("https://{}", std::net::SocketAddr::from((host.local_ip(), port)));
 
         let dataplane_ca = match &req.ca_pem {
             Some(pem) => Some(write("dataplane-ca.crt", pem)?),
@@ -326,6 +331,7 @@ impl AddonLifecycle {
             .env("POLICY_NAMESPACE", &ns)
             .env("WEBHOOK_URL", &webhook_local)
             .env("WEBHOOK_CA_FILE", &ca_file)
+            .env("WEBHOOK_READ_TOKEN", &read_token)
             .env("KUBECONFIG", &kubeconfigs[AGENT_ACCOUNT])
             .env("LISTEN_ADDR", "127.0.0.1:0")
             .env("RUST_LOG", "info")
@@ -345,9 +351,16 @@ impl AddonLifecycle {
         )
         .await?;
 
-        let mut registration = Registration::new(format!("https://{host}:{port}/v1/admit"), ca.cert_pem());
+        let mut registration = Registration::new(host.url(port, "/v1/admit"), ca.cert_pem());
         registration.failure_policy = settings.failure_policy;
-        policy_webhook::registration::register_and_wait(&client, &registration, Duration::from_secs(30)).await?;
+        if let Err(err) =
+            policy_webhook::registration::register_and_wait(&client, &registration, Duration::from_secs(30)).await
+        {
+            // Nothing may stay registered for a webhook that is not installed: every request would
+            // wait out its timeout (Ignore) or be refused (Fail).
+            let _ = policy_webhook::registration::unregister(&client, &registration.name).await;
+            return Err(err.into());
+        }
         Ok(Installed { settings, webhook, agent, webhook_url: webhook_local, agent_url, registration, dir })
     }
 

@@ -126,7 +126,7 @@ pub async fn spawn_and_wait(
         if let Ok(addr) = std::fs::read_to_string(addr_file) {
             let addr = addr.trim();
             if !addr.is_empty() {
-                let base = format!("{scheme}://{addr}");
+                let base = format!("{scheme}://{}", callable(addr));
                 let ok = http
                     .get(format!("{base}{probe_path}"))
                     .timeout(Duration::from_secs(2))
@@ -142,5 +142,31 @@ pub async fn spawn_and_wait(
             return Err(not_ready(&mut process, &format!("{probe_path} not ready within {READY_TIMEOUT:?}")));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A listening address as this machine calls it: one bound to all addresses (`0.0.0.0:port`,
+/// `[::]:port`) is called on loopback, which its certificate names.
+fn callable(addr: &str) -> String {
+    match addr.parse::<std::net::SocketAddr>() {
+        Ok(sock) if sock.ip().is_unspecified() => {
+            let loopback: std::net::IpAddr = match sock.ip() {
+                std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            };
+            std::net::SocketAddr::from((loopback, sock.port())).to_string()
+        }
+        _ => addr.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_address_bound_everywhere_is_called_on_loopback() {
+        assert_eq!(super::callable("0.0.0.0:8443"), "127.0.0.1:8443");
+        assert_eq!(super::callable("[::]:8443"), "[::1]:8443");
+        assert_eq!(super::callable("127.0.0.2:8443"), "127.0.0.2:8443");
+        assert_eq!(super::callable("172.18.0.1:8443"), "172.18.0.1:8443");
     }
 }

@@ -3,16 +3,25 @@
 //! - [`Backend::Local`] (the default) runs a real etcd, kube-apiserver and kube-controller-manager as
 //!   child processes: no Docker, ~seconds to boot once the binaries are cached (see [`binaries`]).
 //! - [`Backend::K3s`] runs k3s with testcontainers, for users with a Docker engine; without one it
-//!   fails fast with [`ClusterError::DockerUnavailable`], which callers turn into a skip.
+//!   fails fast with [`ClusterError::Unavailable`], which callers turn into a skip.
+//! - [`Backend::Kind`] creates a throwaway kind cluster with the `kind` command (see [`kind`]);
+//!   without kind or Docker it is skipped the same way.
 //! - [`Backend::Existing`] uses `KUBECONFIG`, like envtest's `USE_EXISTING_CLUSTER`.
+//!
+//! Each cluster also says where its API server reaches webhooks served by this process
+//! ([`webhook_host`]): loopback, a Docker gateway, or the address given with `--webhook-host`.
 //!
 //! A test binary shares one cluster through [`shared`]; scenarios isolate themselves by namespace.
 
 pub mod binaries;
+pub mod docker;
 pub mod k3s;
+pub mod kind;
 pub mod kubeconfig;
 mod local;
+pub mod reaper;
 pub mod supervised;
+pub mod webhook_host;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -21,6 +30,7 @@ use std::time::{Duration, Instant};
 pub use binaries::ControlPlaneBinaries;
 pub use local::LocalControlPlane;
 pub use supervised::Supervised;
+pub use webhook_host::WebhookHost;
 
 /// Everything that can go wrong bringing a cluster up. Each variant says what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -47,8 +57,9 @@ pub enum ClusterError {
     Pki(#[from] pki::PkiError),
     #[error("kubeconfig: {0}")]
     Kubeconfig(String),
-    #[error("Docker not available: k3s backend skipped ({0})")]
-    DockerUnavailable(String),
+    /// The backend cannot run on this machine: a skip, not a failure (one line for users).
+    #[error("{missing} not available: {backend} backend skipped ({reason})")]
+    Unavailable { backend: Backend, missing: &'static str, reason: String },
     #[error("this harness was built without the k3s backend; {}", k3s::HOW_TO_BUILD)]
     K3sNotBuilt,
     #[error("kubernetes API: {0}")]
@@ -58,6 +69,15 @@ pub enum ClusterError {
 impl ClusterError {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Self::Io { context: context.into(), source }
+    }
+
+    pub(crate) fn docker_unavailable(backend: Backend, reason: String) -> Self {
+        Self::Unavailable { backend, missing: "Docker", reason }
+    }
+
+    /// Whether this is a backend that cannot run here (callers skip) rather than a failure.
+    pub fn is_skip(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
     }
 
     /// A startup failure caused by another process taking our port between probe and bind.
@@ -75,7 +95,26 @@ pub enum Backend {
     #[default]
     Local,
     K3s,
+    Kind,
     Existing,
+}
+
+impl Backend {
+    /// The name `--cluster` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::K3s => "k3s",
+            Self::Kind => "kind",
+            Self::Existing => "existing",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl std::str::FromStr for Backend {
@@ -84,8 +123,9 @@ impl std::str::FromStr for Backend {
         match s {
             "local" => Ok(Self::Local),
             "k3s" => Ok(Self::K3s),
+            "kind" => Ok(Self::Kind),
             "existing" => Ok(Self::Existing),
-            other => Err(format!("unknown cluster backend {other:?}: use local, k3s or existing")),
+            other => Err(format!("unknown cluster backend {other:?}: use local, k3s, kind or existing")),
         }
     }
 }
@@ -94,6 +134,9 @@ impl std::str::FromStr for Backend {
 #[derive(Clone, Debug, Default)]
 pub struct ClusterOptions {
     pub backend: Backend,
+    /// Where the API server reaches webhooks served here (`--webhook-host`); `None`: the backend's
+    /// default ([`WebhookHost::default_for`]).
+    pub webhook_host: Option<WebhookHost>,
 }
 
 #[derive(Debug)]
@@ -101,7 +144,28 @@ enum Running {
     Local(LocalControlPlane),
     // Boxed: the container handle is large and this enum sits in every cluster handle.
     K3s(Box<k3s::K3sCluster>),
+    Kind(kind::KindCluster),
     Existing,
+}
+
+/// Whether `backend` can run on this machine. `Err` is the one-line skip ([`ClusterError::is_skip`])
+/// or, for k3s in a build without it, how to build it in.
+pub async fn preflight(backend: Backend) -> Result<(), ClusterError> {
+    match backend {
+        Backend::K3s => {
+            k3s::probe_docker().await.map_err(|reason| ClusterError::docker_unavailable(backend, reason))?;
+            if k3s::BUILT_IN { Ok(()) } else { Err(ClusterError::K3sNotBuilt) }
+        }
+        Backend::Kind => kind::KindCluster::preflight().await.map(drop),
+        Backend::Local | Backend::Existing => Ok(()),
+    }
+}
+
+/// The server URL and CA (PEM) of a kubeconfig's current context.
+async fn describe_kubeconfig(path: &Path) -> Result<(String, String), ClusterError> {
+    let config = kubeconfig::config_from(path).await?;
+    let ca = config.root_cert.as_ref().and_then(|certs| certs.first()).map(|der| der_to_pem(der)).unwrap_or_default();
+    Ok((config.cluster_url.to_string().trim_end_matches('/').to_string(), ca))
 }
 
 /// A running (or borrowed) cluster.
@@ -116,6 +180,9 @@ pub struct Cluster {
     ca_pem: String,
     run_dir: PathBuf,
     boot_time: Duration,
+    webhook: WebhookHost,
+    /// `webhook.host` as text, for [`Cluster::webhook_host`].
+    webhook_host_text: String,
     // Behind a mutex so that the process-exit hook can stop a `'static` shared cluster.
     running: Mutex<Option<Running>>,
     _scratch: Option<tempfile::TempDir>,
@@ -124,6 +191,7 @@ pub struct Cluster {
 /// Boots a cluster with the chosen backend.
 pub async fn start(opts: ClusterOptions) -> Result<Cluster, ClusterError> {
     let started = Instant::now();
+    let mut kind_gateway = None;
     let (running, kubeconfig, server_url, ca_pem, run_dir, scratch) = match opts.backend {
         Backend::Local => {
             let bins = tokio::task::spawn_blocking(ControlPlaneBinaries::locate_or_build)
@@ -145,6 +213,21 @@ pub async fn start(opts: ClusterOptions) -> Result<Cluster, ClusterError> {
             let (kc, url, ca) = (k.kubeconfig().to_path_buf(), k.server_url().to_string(), k.ca_pem().to_string());
             (Running::K3s(Box::new(k)), kc, url, ca, scratch.path().to_path_buf(), Some(scratch))
         }
+        Backend::Kind => {
+            let binary = kind::KindCluster::preflight().await?;
+            let scratch = tempfile::Builder::new()
+                .prefix("aks-policy-harness-kind-")
+                .tempdir()
+                .map_err(|e| ClusterError::io("create the run directory", e))?;
+            // Dropped on any error below, which deletes the cluster.
+            let k = kind::KindCluster::create(binary, scratch.path()).await?;
+            if opts.webhook_host.is_none() {
+                kind_gateway = Some(k.gateway().await?);
+            }
+            let kc = k.kubeconfig().to_path_buf();
+            let (url, ca) = describe_kubeconfig(&kc).await?;
+            (Running::Kind(k), kc, url, ca, scratch.path().to_path_buf(), Some(scratch))
+        }
         Backend::Existing => {
             let path = std::env::var_os("KUBECONFIG").map(PathBuf::from).ok_or_else(|| {
                 ClusterError::Kubeconfig("--cluster existing needs KUBECONFIG to point at a kubeconfig file".into())
@@ -153,22 +236,13 @@ pub async fn start(opts: ClusterOptions) -> Result<Cluster, ClusterError> {
                 .prefix("aks-policy-harness-")
                 .tempdir()
                 .map_err(|e| ClusterError::io("create the run directory", e))?;
-            let kc = kube::config::Kubeconfig::read_from(&path)
-                .map_err(|e| ClusterError::Kubeconfig(format!("{}: {e}", path.display())))?;
-            let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-                .await
-                .map_err(|e| ClusterError::Kubeconfig(e.to_string()))?;
-            let ca = config
-                .root_cert
-                .as_ref()
-                .and_then(|certs| certs.first())
-                .map(|der| der_to_pem(der))
-                .unwrap_or_default();
-            let url = config.cluster_url.to_string().trim_end_matches('/').to_string();
+            let (url, ca) = describe_kubeconfig(&path).await?;
             (Running::Existing, path, url, ca, scratch.path().to_path_buf(), Some(scratch))
         }
     };
     let config = kubeconfig::config_from(&kubeconfig).await?;
+    let webhook = opts.webhook_host.unwrap_or_else(|| WebhookHost::default_for(opts.backend, kind_gateway));
+    tracing::info!(backend = %opts.backend, webhook_host = %webhook, "cluster ready");
     Ok(Cluster {
         backend: opts.backend,
         config,
@@ -177,6 +251,8 @@ pub async fn start(opts: ClusterOptions) -> Result<Cluster, ClusterError> {
         ca_pem,
         run_dir,
         boot_time: started.elapsed(),
+        webhook_host_text: webhook.host_text(),
+        webhook,
         running: Mutex::new(Some(running)),
         _scratch: scratch,
     })
@@ -210,6 +286,33 @@ fn stop_at_exit() {
 
 /// The backend chosen with [`use_backend`], if any.
 static CHOSEN: Mutex<Option<Backend>> = Mutex::new(None);
+/// The webhook host chosen with [`use_webhook_host`], if any.
+static CHOSEN_WEBHOOK_HOST: Mutex<Option<WebhookHost>> = Mutex::new(None);
+
+/// Chooses where the API server of [`shared`] and [`another`] reaches webhooks
+/// (`--webhook-host`). Call it before their first use.
+pub fn use_webhook_host(host: Option<WebhookHost>) {
+    *CHOSEN_WEBHOOK_HOST.lock().expect("webhook host choice lock") = host;
+}
+
+/// The webhook host chosen with [`use_webhook_host`], else `HARNESS_WEBHOOK_HOST` (for test
+/// binaries run by cargo), else `None` (the backend's default).
+fn chosen_webhook_host() -> Result<Option<WebhookHost>, ClusterError> {
+    if let Some(host) = CHOSEN_WEBHOOK_HOST.lock().expect("webhook host choice lock").clone() {
+        return Ok(Some(host));
+    }
+    match std::env::var(webhook_host::ENV) {
+        Ok(v) if !v.trim().is_empty() => {
+            v.parse().map(Some).map_err(|e: webhook_host::ParseError| ClusterError::Kubeconfig(e.to_string()))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The options [`shared`] and [`another`] start clusters with.
+fn chosen_options() -> Result<ClusterOptions, ClusterError> {
+    Ok(ClusterOptions { backend: chosen_backend()?, webhook_host: chosen_webhook_host()? })
+}
 
 /// Chooses the backend of [`shared`] and [`another`] (`harness run --cluster`). Call it before their
 /// first use; a shared cluster already running with another backend is an error.
@@ -228,7 +331,7 @@ pub fn use_backend(backend: Backend) -> Result<(), ClusterError> {
 
 /// The backend chosen with [`use_backend`], else the one named by `AKS_HARNESS_CLUSTER` (for test
 /// binaries run by cargo), else local.
-fn chosen_backend() -> Result<Backend, ClusterError> {
+pub fn chosen_backend() -> Result<Backend, ClusterError> {
     if let Some(backend) = *CHOSEN.lock().expect("backend choice lock") {
         return Ok(backend);
     }
@@ -246,7 +349,7 @@ fn chosen_backend() -> Result<Backend, ClusterError> {
 pub async fn shared() -> Result<&'static Cluster, ClusterError> {
     SHARED
         .get_or_try_init(|| async {
-            let cluster = start(ClusterOptions { backend: chosen_backend()? }).await?;
+            let cluster = start(chosen_options()?).await?;
             stop_at_exit();
             Ok(cluster)
         })
@@ -257,7 +360,7 @@ pub async fn shared() -> Result<&'static Cluster, ClusterError> {
 /// lifetime: stopped when the process exits. For work that needs a cluster of its own, such as
 /// scenarios running at once that each install the cluster-wide add-on.
 pub async fn another() -> Result<&'static Cluster, ClusterError> {
-    let cluster: &'static Cluster = Box::leak(Box::new(start(ClusterOptions { backend: chosen_backend()? }).await?));
+    let cluster: &'static Cluster = Box::leak(Box::new(start(chosen_options()?).await?));
     OTHERS.lock().expect("cluster list lock").push(cluster);
     stop_at_exit();
     Ok(cluster)
@@ -311,20 +414,21 @@ impl Cluster {
         }
     }
 
-    /// The host name the API server uses to reach webhooks served by this process.
+    /// The host name or address the API server uses to reach webhooks served by this process
+    /// (without brackets; see [`Self::webhook`] for URLs and certificate names).
     pub fn webhook_host(&self) -> &str {
-        match self.backend {
-            Backend::K3s => k3s::HOST_FROM_CONTAINER,
-            _ => "127.0.0.1",
-        }
+        &self.webhook_host_text
+    }
+
+    /// Where the API server reaches webhooks served by this process, where they listen, and the
+    /// names their certificates need.
+    pub fn webhook(&self) -> &WebhookHost {
+        &self.webhook
     }
 
     /// The address webhooks should bind to so the API server can reach them.
     pub fn webhook_bind_ip(&self) -> std::net::IpAddr {
-        match self.backend {
-            Backend::K3s => std::net::Ipv4Addr::UNSPECIFIED.into(),
-            _ => std::net::Ipv4Addr::LOCALHOST.into(),
-        }
+        self.webhook.bind
     }
 
     /// PIDs of the processes this cluster runs (empty for k3s and existing clusters).
@@ -348,15 +452,61 @@ impl Cluster {
         match running {
             Some(Running::Local(mut cp)) => cp.stop().await,
             Some(Running::K3s(k)) => k.remove().await,
+            Some(Running::Kind(mut k)) => k.delete().await,
             _ => {}
         }
     }
 
     fn stop_blocking(&self) {
-        if let Ok(mut guard) = self.running.lock()
-            && let Some(Running::Local(mut cp)) = guard.take()
-        {
-            cp.stop_blocking();
+        let Ok(mut guard) = self.running.lock() else { return };
+        match guard.take() {
+            Some(Running::Local(mut cp)) => cp.stop_blocking(),
+            Some(Running::Kind(mut k)) => k.delete_blocking(),
+            Some(Running::K3s(k)) => k.remove_blocking(),
+            other => *guard = other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_parse_and_print_their_flag_names() {
+        for backend in [Backend::Local, Backend::K3s, Backend::Kind, Backend::Existing] {
+            assert_eq!(backend.to_string().parse::<Backend>(), Ok(backend));
+        }
+        let err = "kinder".parse::<Backend>().unwrap_err();
+        assert_eq!(err, r#"unknown cluster backend "kinder": use local, k3s, kind or existing"#);
+    }
+
+    #[test]
+    fn a_docker_backend_without_docker_is_a_one_line_skip() {
+        let err = ClusterError::docker_unavailable(Backend::K3s, "no Docker engine at /var/run/docker.sock".into());
+        assert_eq!(
+            err.to_string(),
+            "Docker not available: k3s backend skipped (no Docker engine at /var/run/docker.sock)"
+        );
+        assert!(err.is_skip());
+        let err = ClusterError::docker_unavailable(Backend::Kind, "no Docker engine at /x".into());
+        assert_eq!(err.to_string(), "Docker not available: kind backend skipped (no Docker engine at /x)");
+        assert!(!ClusterError::K3sNotBuilt.is_skip());
+    }
+
+    #[tokio::test]
+    async fn a_written_kubeconfig_gives_back_its_server_and_ca() {
+        pki::install_ring_provider();
+        let ca = pki::Ca::new("describe test").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        let text =
+            kubeconfig::render("https://127.0.0.1:39999", &ca.cert_pem(), "u", kubeconfig::Credentials::Token("t"));
+        kubeconfig::write(&path, &text).unwrap();
+        let (url, ca_pem) = describe_kubeconfig(&path).await.unwrap();
+        assert_eq!(url, "https://127.0.0.1:39999");
+        assert_eq!(ca_pem.trim(), ca.cert_pem().trim());
+        let missing = describe_kubeconfig(&dir.path().join("nope")).await.unwrap_err().to_string();
+        assert!(missing.starts_with("kubeconfig: ") && missing.contains("nope"), "{missing}");
     }
 }

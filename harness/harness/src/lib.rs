@@ -23,13 +23,17 @@ pub fn default_concurrency() -> usize {
     (cores * 2).clamp(1, 4)
 }
 
-/// Run options for this repository: `features/`, `reports/`, [`default_concurrency`], and whether a
-/// Docker engine answers (for `@requires-docker` scenarios).
+/// Run options for this repository: `features/`, `reports/`, [`default_concurrency`], whether a
+/// Docker engine answers (for `@requires-docker` scenarios), and the scenarios the chosen backend
+/// cannot run, skipped with the reason ([`world::environment::unavailable_tags`]).
 pub async fn default_run_options() -> runner::RunOptions {
     let root = world::environment::repo_root();
     let mut opts = runner::RunOptions::new(root.join("features"), root.join("reports"));
     opts.concurrency = default_concurrency();
     opts.docker_available = cluster::k3s::probe_docker().await.is_ok();
+    if let Ok(backend) = cluster::chosen_backend() {
+        opts.unavailable_tags = world::environment::unavailable_tags(backend);
+    }
     opts
 }
 

@@ -67,6 +67,9 @@ pub struct RunOptions {
     pub concurrency: usize,
     /// When false, `@requires-docker` scenarios are skipped with a printed reason.
     pub docker_available: bool,
+    /// Scenarios carrying one of these tags (without `@`) cannot run here and are skipped, each
+    /// tag with its reason, printed and reported (e.g. `local-cluster` on another backend).
+    pub unavailable_tags: Vec<(String, String)>,
     /// Stop scheduling scenarios after the first failure.
     pub fail_fast: bool,
     /// Report steps without a definition as skipped instead of failed.
@@ -133,6 +136,7 @@ impl RunOptions {
             tags: None,
             concurrency: DEFAULT_CONCURRENCY,
             docker_available: true,
+            unavailable_tags: Vec::new(),
             fail_fast: false,
             allow_undefined_steps: false,
         }
@@ -249,7 +253,12 @@ where
         println!("harness: shard {shard}: running only this slice of the scenarios");
     }
     let sources = Rc::new(RefCell::new(Sources::with_root(&opts.root)));
-    let filter = scenario_filter(tags, opts.shard, opts.docker_available, Rc::clone(&sources));
+    let mut unavailable = opts.unavailable_tags.clone();
+    if !opts.docker_available {
+        unavailable.insert(0, (REQUIRES_DOCKER.to_string(), NO_DOCKER.to_string()));
+    }
+    let dropped = Rc::new(RefCell::new(Vec::new()));
+    let filter = scenario_filter(tags, opts.shard, unavailable, Rc::clone(&sources), Rc::clone(&dropped));
     let allow_undefined = opts.allow_undefined_steps;
     let undefined_fails = move |f: &gherkin::Feature, r: Option<&gherkin::Rule>, s: &gherkin::Scenario| {
         !allow_undefined && !all_tags(f, r, s).any(|t| t == ALLOW_SKIPPED)
@@ -274,10 +283,10 @@ where
     let wall = started.elapsed();
     let sources = sources.borrow();
     let totals = report::finish(&opts.reports_dir, &sources, wall)?;
-    let dropped: Vec<String> = sources.dropped().collect();
+    let dropped = dropped.borrow();
     if !dropped.is_empty() {
-        println!("harness: skipped {} scenario(s) because {NO_DOCKER}:", dropped.len());
-        dropped.iter().for_each(|name| println!("  - {name}"));
+        println!("harness: skipped {} scenario(s) that cannot run here:", dropped.len());
+        dropped.iter().for_each(|(name, reason)| println!("  - {name}: {reason}"));
     }
     let summary = RunSummary {
         passed: totals.scenarios.passed,
@@ -307,25 +316,29 @@ fn all_tags<'a>(
     feature.tags.iter().chain(rule_tags).chain(&scenario.tags).map(|t| t.trim_start_matches('@'))
 }
 
-/// The one `filter_run` closure: the user's tag expression, then the Docker rule. It also
-/// records the Gherkin details the report needs, for the scenarios it keeps or drops.
+/// The one `filter_run` closure: the user's tag expression, then the tags that cannot run here
+/// (`@requires-docker` without Docker, `@local-cluster` on another backend). It also records the
+/// Gherkin details the report needs, for the scenarios it keeps or drops, and the dropped ones'
+/// names and reasons in `dropped`.
 fn scenario_filter(
     tags: Option<TagOperation>,
     shard: Option<Shard>,
-    docker_available: bool,
+    unavailable: Vec<(String, String)>,
     sources: Rc<RefCell<Sources>>,
+    dropped: Rc<RefCell<Vec<(String, String)>>>,
 ) -> impl Fn(&gherkin::Feature, Option<&gherkin::Rule>, &gherkin::Scenario) -> bool + 'static {
     move |feature, rule, scenario| {
         // Another shard's scenario is not skipped here: it runs there.
         if shard.is_some_and(|s| !s.contains(feature, scenario)) {
             return false;
         }
-        let mut tags_here = all_tags(feature, rule, scenario);
+        let tags_here = all_tags(feature, rule, scenario);
         if tags.as_ref().is_some_and(|expr| !expr.eval(tags_here.clone())) {
             return false;
         }
-        if !docker_available && tags_here.any(|t| t == REQUIRES_DOCKER) {
-            sources.borrow_mut().record_dropped(feature, rule, scenario, NO_DOCKER);
+        if let Some((_, reason)) = unavailable.iter().find(|(tag, _)| tags_here.clone().any(|t| t == tag)) {
+            sources.borrow_mut().record_dropped(feature, rule, scenario, reason);
+            dropped.borrow_mut().push((format!("{} › {}", feature.name, scenario.name), reason.clone()));
             return false;
         }
         sources.borrow_mut().record(feature, rule, scenario);

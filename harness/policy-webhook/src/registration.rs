@@ -196,6 +196,35 @@ pub enum RegistrationError {
     Kube(#[from] kube::Error),
     #[error("webhook {webhook} did not review a dry-run probe within {timeout:?} (last outcome: {last})")]
     NotReviewed { webhook: String, timeout: Duration, last: String },
+    /// The configuration is in place but no probe reached the webhook: the API server cannot call
+    /// `url` from where it runs (a container, another machine). Names the URL and the fix.
+    #[error(
+        "the API server could not reach the webhook at {url}: {webhook} reviewed no dry-run probe within {timeout:?} (last outcome: {last}); give the harness an address the API server can reach with {WEBHOOK_HOST_FLAG} HOST[:PORT] (or HARNESS_WEBHOOK_HOST)"
+    )]
+    Unreachable { url: String, webhook: String, timeout: Duration, last: String },
+}
+
+/// The harness flag that sets the address the API server calls the webhook on.
+pub const WEBHOOK_HOST_FLAG: &str = "--webhook-host";
+
+/// The outcome of a probe that was admitted because the webhook was never called (failure policy
+/// `Ignore` fails open).
+const ADMITTED_UNREVIEWED: &str = "the probe was admitted without being reviewed";
+
+impl RegistrationError {
+    /// A [`Self::NotReviewed`] whose last probe shows the API server failing to call the webhook
+    /// (failed open under `Ignore`, or "failed calling webhook" under `Fail`), as
+    /// [`Self::Unreachable`] for `url`; any other error as it is.
+    fn naming_unreachable(self, url: &str) -> Self {
+        match self {
+            Self::NotReviewed { webhook, timeout, last }
+                if last == ADMITTED_UNREVIEWED || last.contains("failed calling webhook") =>
+            {
+                Self::Unreachable { url: url.to_string(), webhook, timeout, last }
+            }
+            other => other,
+        }
+    }
 }
 
 /// Server-side apply of a cluster-scoped object under our field manager.
@@ -268,7 +297,7 @@ async fn probe(client: &Client, webhook_name: &str) -> Result<bool, String> {
     };
     let api: Api<Namespace> = Api::all(client.clone());
     match api.create(&PostParams { dry_run: true, field_manager: None }, &ns).await {
-        Ok(_) => Err("the probe was admitted without being reviewed".to_string()),
+        Ok(_) => Err(ADMITTED_UNREVIEWED.to_string()),
         Err(kube::Error::Api(s))
             if s.message.contains(&probe_message(&token)) && s.message.contains(&format!("\"{webhook_name}\"")) =>
         {
@@ -308,13 +337,17 @@ pub async fn wait_until_reviewed(
 }
 
 /// [`register`], then [`wait_until_reviewed`]: what the harness calls after starting the webhook.
+/// When no probe reached the webhook, the error names the URL the API server could not call
+/// ([`RegistrationError::Unreachable`]).
 pub async fn register_and_wait(
     client: &Client,
     registration: &Registration,
     timeout: Duration,
 ) -> Result<Duration, RegistrationError> {
     register(client, registration).await?;
-    wait_until_reviewed(client, &registration.webhook_name, timeout).await
+    wait_until_reviewed(client, &registration.webhook_name, timeout)
+        .await
+        .map_err(|e| e.naming_unreachable(&registration.url))
 }
 
 #[cfg(test)]
@@ -353,6 +386,26 @@ mod tests {
         assert_eq!(v["webhooks"][0]["name"], "validation.gatekeeper.sh");
         assert_eq!(v["webhooks"][0]["rules"][0]["operations"], serde_json::json!(["CREATE", "UPDATE"]));
         assert_eq!(v["webhooks"][0]["timeoutSeconds"], 3);
+    }
+
+    #[test]
+    fn an_unreviewed_probe_names_the_url_and_the_flag_that_fixes_it() {
+        let url = "https://172.18.0.1:41234/v1/admit";
+        let not_reviewed = |last: &str| RegistrationError::NotReviewed {
+            webhook: DEFAULT_WEBHOOK_NAME.into(),
+            timeout: Duration::from_secs(30),
+            last: last.into(),
+        };
+        // Failure policy Ignore: the API server failed open, so the probe was admitted.
+        let message = not_reviewed(ADMITTED_UNREVIEWED).naming_unreachable(url).to_string();
+        assert!(message.starts_with(&format!("the API server could not reach the webhook at {url}: ")), "{message}");
+        assert!(message.contains("--webhook-host HOST[:PORT]"), "{message}");
+        // Failure policy Fail: the API server says it failed calling the webhook.
+        let failed = r#"Internal error occurred: failed calling webhook "mutation.gatekeeper.sh": failed to call webhook: Post "https://172.18.0.1:41234/v1/admit?timeout=3s": dial tcp 172.18.0.1:41234: connect: connection refused"#;
+        assert!(matches!(not_reviewed(failed).naming_unreachable(url), RegistrationError::Unreachable { .. }));
+        // Anything else (the webhook answered, but not with the probe's denial) is not blamed on reachability.
+        let other = not_reviewed("forbidden").naming_unreachable(url);
+        assert!(matches!(other, RegistrationError::NotReviewed { .. }), "{other}");
     }
 
     #[test]

@@ -8,7 +8,8 @@ use testcontainers_modules::testcontainers::runners::AsyncRunner;
 use testcontainers_modules::testcontainers::{ContainerAsync, ImageExt};
 
 use super::{HOST_FROM_CONTAINER, K3S_TAG, probe_docker};
-use crate::ClusterError;
+use crate::reaper::Reaper;
+use crate::{Backend, ClusterError};
 
 /// A running k3s container and the kubeconfig written for it.
 pub struct K3sCluster {
@@ -16,6 +17,9 @@ pub struct K3sCluster {
     kubeconfig: PathBuf,
     server_url: String,
     ca_pem: String,
+    /// Removes the container if this process ends without doing it (see [`crate::reaper`]); only
+    /// with a `docker` CLI on PATH.
+    reaper: Option<Reaper>,
 }
 
 impl std::fmt::Debug for K3sCluster {
@@ -26,7 +30,7 @@ impl std::fmt::Debug for K3sCluster {
 
 impl K3sCluster {
     pub async fn start(run_dir: &Path) -> Result<Self, ClusterError> {
-        probe_docker().await.map_err(ClusterError::DockerUnavailable)?;
+        probe_docker().await.map_err(|reason| ClusterError::docker_unavailable(Backend::K3s, reason))?;
         let conf_dir = run_dir.join("k3s-conf");
         std::fs::create_dir_all(&conf_dir).map_err(|e| ClusterError::io("create k3s conf dir", e))?;
         let container = K3s::default()
@@ -37,11 +41,19 @@ impl K3sCluster {
             .with_host(HOST_FROM_CONTAINER, Host::HostGateway)
             .start()
             .await
-            .map_err(|e| ClusterError::DockerUnavailable(format!("k3s container did not start: {e}")))?;
+            .map_err(|e| ClusterError::docker_unavailable(Backend::K3s, format!("k3s container did not start: {e}")))?;
+        let id = container.id().to_string();
+        let reaper = match crate::docker::remove_command(&id) {
+            Some(command) => Some(Reaper::arm(&command, &run_dir.join("k3s-reaper.log"))?),
+            None => {
+                tracing::warn!("no docker CLI on PATH: a killed harness leaves k3s container {id} running");
+                None
+            }
+        };
         let port = container
             .get_host_port_ipv4(KUBE_SECURE_PORT)
             .await
-            .map_err(|e| ClusterError::DockerUnavailable(format!("k3s port: {e}")))?;
+            .map_err(|e| ClusterError::docker_unavailable(Backend::K3s, format!("k3s port: {e}")))?;
         let raw = container
             .image()
             .read_kube_config()
@@ -68,7 +80,7 @@ impl K3sCluster {
         let kubeconfig = run_dir.join("kubeconfig");
         let text = serde_yaml::to_string(&doc).map_err(|e| ClusterError::Kubeconfig(e.to_string()))?;
         crate::kubeconfig::write(&kubeconfig, &text)?;
-        Ok(Self { container, kubeconfig, server_url, ca_pem })
+        Ok(Self { container, kubeconfig, server_url, ca_pem, reaper })
     }
 
     pub fn kubeconfig(&self) -> &Path {
@@ -84,7 +96,27 @@ impl K3sCluster {
     }
 
     /// Removes the container.
-    pub async fn remove(self) {
-        let _ = self.container.rm().await;
+    pub async fn remove(mut self) {
+        let reaper = self.reaper.take();
+        if self.container.rm().await.is_ok()
+            && let Some(reaper) = reaper
+        {
+            reaper.disarm();
+        }
+    }
+
+    /// [`Self::remove`] for exit hooks, where no async runtime is left.
+    pub fn remove_blocking(mut self) {
+        let reaper = self.reaper.take();
+        match crate::docker::remove_container_blocking(self.container.id()) {
+            Ok(()) => {
+                if let Some(reaper) = reaper {
+                    reaper.disarm();
+                }
+                // Removed: its own drop would try again on a runtime that is gone.
+                std::mem::forget(self.container);
+            }
+            Err(err) => tracing::warn!(%err, "k3s container not removed"),
+        }
     }
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::probe_docker;
-use crate::ClusterError;
+use crate::{Backend, ClusterError};
 
 /// No value exists: [`K3sCluster::start`] always fails in this build.
 #[derive(Debug)]
@@ -12,7 +12,7 @@ pub enum K3sCluster {}
 
 impl K3sCluster {
     pub async fn start(_run_dir: &Path) -> Result<Self, ClusterError> {
-        probe_docker().await.map_err(ClusterError::DockerUnavailable)?;
+        probe_docker().await.map_err(|reason| ClusterError::docker_unavailable(Backend::K3s, reason))?;
         Err(ClusterError::K3sNotBuilt)
     }
 
@@ -29,6 +29,10 @@ impl K3sCluster {
     }
 
     pub async fn remove(self) {
+        match self {}
+    }
+
+    pub fn remove_blocking(self) {
         match self {}
     }
 }

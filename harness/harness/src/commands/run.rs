@@ -2,27 +2,24 @@
 
 use std::process::ExitCode;
 
+use super::cluster::ClusterChoice;
+
 #[derive(clap::Args)]
 pub struct RunCommand {
     #[command(flatten)]
     args: harness::runner::RunArgs,
-    /// Which Kubernetes to run against.
-    #[arg(long, default_value = "local")]
-    cluster: cluster::Backend,
+    #[command(flatten)]
+    choice: ClusterChoice,
 }
 
 pub async fn run(cmd: RunCommand) -> anyhow::Result<ExitCode> {
-    if cmd.cluster == cluster::Backend::K3s
-        && let Err(why) = cluster::k3s::probe_docker().await
-    {
-        println!("Docker not available: k3s backend skipped ({why})");
+    // A backend that cannot run here (no Docker, no kind) is one line and a clean, empty run.
+    if let Some(skip) = cmd.choice.skip().await? {
+        println!("{skip}");
         println!("harness: 0 passed, 0 failed, 0 skipped");
         return Ok(ExitCode::SUCCESS);
     }
-    if cmd.cluster == cluster::Backend::K3s && !cluster::k3s::BUILT_IN {
-        anyhow::bail!("this harness was built without the k3s backend; {}", cluster::k3s::HOW_TO_BUILD);
-    }
-    cluster::use_backend(cmd.cluster)?;
+    cmd.choice.apply()?;
     let summary = harness::run_scenarios(cmd.args).await?;
     Ok(if summary.succeeded() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

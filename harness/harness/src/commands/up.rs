@@ -5,8 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
+use super::cluster::ClusterChoice;
+
 #[derive(clap::Args)]
 pub struct UpCommand {
+    #[command(flatten)]
+    choice: ClusterChoice,
     /// Leave preview features `Pending` until approved through `POST /admin/features/approve`
     /// (the default approves them at once, so `az feature register` is enough).
     #[arg(long)]
@@ -21,7 +25,15 @@ pub struct UpCommand {
 }
 
 pub async fn run(cmd: UpCommand) -> anyhow::Result<ExitCode> {
-    eprintln!("harness up: starting the local cluster and azure-sim (the first run builds the control plane)");
+    if let Some(skip) = cmd.choice.skip().await? {
+        println!("{skip}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    cmd.choice.apply()?;
+    eprintln!(
+        "harness up: starting the {} cluster and azure-sim (the first local run builds the control plane)",
+        cmd.choice.cluster
+    );
     let env = harness::world::Environment::start(!cmd.manual_approval).await?;
     env.addon.configure_defaults(harness::addon_lifecycle::AddonSettings {
         refresh_interval: cmd.refresh_interval,
@@ -33,6 +45,7 @@ pub async fn run(cmd: UpCommand) -> anyhow::Result<ExitCode> {
     let kubeconfig = env.cluster.kubeconfig_path().display().to_string();
     let ca = env.sim.ca_path().map(|p| p.display().to_string()).unwrap_or_default();
     println!("kubeconfig: {kubeconfig}");
+    println!("webhook-host: {}", env.cluster.webhook());
     println!("arm: {}", env.sim.arm_url());
     println!("ca: {ca}");
     println!("tenant: {}", creds.tenant_id);

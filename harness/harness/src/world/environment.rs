@@ -127,3 +127,54 @@ pub async fn lease() -> anyhow::Result<Lease> {
         };
     }
 }
+
+/// Scenarios with this tag need the local control plane itself (its API server audit log).
+pub const LOCAL_CLUSTER: &str = "local-cluster";
+/// Scenarios with this tag read the add-on Deployments' status, which the harness writes because
+/// the add-on runs as processes beside the cluster rather than as pods.
+pub const DEPLOYMENT_STATUS: &str = "deployment-status";
+
+/// The scenario tags `backend` cannot run, each with the reason printed and reported for the
+/// scenarios skipped because of it.
+pub fn unavailable_tags(backend: cluster::Backend) -> Vec<(String, String)> {
+    use cluster::Backend;
+    let local_only = (
+        LOCAL_CLUSTER.to_string(),
+        format!(
+            "it needs the local control plane's API server audit log (tagged @{LOCAL_CLUSTER}); this run uses --cluster {backend}"
+        ),
+    );
+    let status = (
+        DEPLOYMENT_STATUS.to_string(),
+        format!(
+            "the harness writes the add-on Deployments' status, and {backend}'s own deployment controller overwrites it (tagged @{DEPLOYMENT_STATUS})"
+        ),
+    );
+    match backend {
+        Backend::Local => Vec::new(),
+        Backend::Existing => vec![local_only],
+        Backend::Kind | Backend::K3s => vec![local_only, status],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cluster::Backend;
+
+    fn tags(backend: Backend) -> Vec<String> {
+        unavailable_tags(backend).into_iter().map(|(tag, _)| tag).collect()
+    }
+
+    #[test]
+    fn each_backend_skips_what_it_cannot_run_and_says_why() {
+        assert!(tags(Backend::Local).is_empty());
+        assert_eq!(tags(Backend::Existing), [LOCAL_CLUSTER]);
+        assert_eq!(tags(Backend::Kind), [LOCAL_CLUSTER, DEPLOYMENT_STATUS]);
+        assert_eq!(tags(Backend::K3s), [LOCAL_CLUSTER, DEPLOYMENT_STATUS]);
+        let (_, reason) = &unavailable_tags(Backend::Existing)[0];
+        assert!(reason.ends_with("this run uses --cluster existing"), "{reason}");
+        let (_, reason) = &unavailable_tags(Backend::Kind)[1];
+        assert!(reason.contains("kind's own deployment controller"), "{reason}");
+    }
+}
