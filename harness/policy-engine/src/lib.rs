@@ -61,6 +61,7 @@
 
 pub mod fast_path;
 pub mod gatekeeper_v2;
+pub mod gatekeeper_v3;
 pub mod manifests;
 pub mod rego;
 
