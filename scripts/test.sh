@@ -28,6 +28,16 @@ unit_passed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ passed' | awk '{
 unit_failed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 [ "$unit_rc" -ne 0 ] && [ "$unit_failed" -eq 0 ] && unit_failed=1
 
+# The policy library's gator suites, through the CLI users run (one count per case).
+echo "== policy library suites"
+cargo run --quiet -p harness -- policy verify harness/policy-library/templates/... 2>&1 | tee "$log"
+verify_rc=${PIPESTATUS[0]}
+vline=$(grep -E '^verify: ' "$log" | tail -n 1)
+verify_passed=$(echo "$vline" | grep -oE 'passed=[0-9]+' | cut -d= -f2); verify_passed=${verify_passed:-0}
+verify_failed=$(echo "$vline" | grep -oE 'failed=[0-9]+' | cut -d= -f2); verify_failed=${verify_failed:-0}
+verify_skipped=$(echo "$vline" | grep -oE 'skipped=[0-9]+' | cut -d= -f2); verify_skipped=${verify_skipped:-0}
+[ "$verify_rc" -ne 0 ] && [ "$verify_failed" -eq 0 ] && verify_failed=1
+
 scen_passed=0; scen_failed=0; scen_skipped=0; bdd_rc=0
 if [ -f harness/harness/tests/bdd.rs ]; then
   echo "== scenarios"
@@ -43,7 +53,8 @@ if [ -f harness/harness/tests/bdd.rs ]; then
   fi
 fi
 
-echo "== summary: tests ${unit_passed} passed, ${unit_failed} failed; scenarios ${scen_passed} passed, ${scen_failed} failed, ${scen_skipped} skipped"
-passed=$((unit_passed + scen_passed)); failed=$((unit_failed + scen_failed))
-echo "harness: ${passed} passed, ${failed} failed, ${scen_skipped} skipped"
-[ "$failed" -eq 0 ] && [ "$unit_rc" -eq 0 ] && [ "$bdd_rc" -eq 0 ]
+echo "== summary: tests ${unit_passed} passed, ${unit_failed} failed; policy suite cases ${verify_passed} passed, ${verify_failed} failed, ${verify_skipped} skipped; scenarios ${scen_passed} passed, ${scen_failed} failed, ${scen_skipped} skipped"
+passed=$((unit_passed + verify_passed + scen_passed)); failed=$((unit_failed + verify_failed + scen_failed))
+skipped=$((verify_skipped + scen_skipped))
+echo "harness: ${passed} passed, ${failed} failed, ${skipped} skipped"
+[ "$failed" -eq 0 ] && [ "$unit_rc" -eq 0 ] && [ "$verify_rc" -eq 0 ] && [ "$bdd_rc" -eq 0 ]

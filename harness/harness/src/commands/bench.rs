@@ -13,11 +13,17 @@ pub enum BenchCommand {
         objects: usize,
         #[arg(long, default_value_t = 2_000)]
         requests: usize,
+        /// The Gatekeeper v3 engine with ten policy-library templates instead of the 2019 built-ins.
+        #[arg(long)]
+        gatekeeper: bool,
     },
     /// A full audit over the replicated objects with the nine built-ins.
     Audit {
         #[arg(long, default_value_t = 10_000)]
         objects: usize,
+        /// The Gatekeeper v3 engine with ten policy-library templates instead of the 2019 built-ins.
+        #[arg(long)]
+        gatekeeper: bool,
     },
     /// Publishing a snapshot after one object changes (what the webhook pays per watch burst):
     /// replicate the update and prepare the engines, for pod and for ingress updates.
@@ -33,8 +39,12 @@ pub enum BenchCommand {
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        BenchCommand::Admission { objects, requests } => admission(objects, requests)?,
-        BenchCommand::Audit { objects } => audit(objects)?,
+        BenchCommand::Admission { objects, requests, gatekeeper: false } => admission(objects, requests)?,
+        BenchCommand::Admission { objects, requests, gatekeeper: true } => {
+            super::bench_gatekeeper::admission(objects, requests)?
+        }
+        BenchCommand::Audit { objects, gatekeeper: false } => audit(objects)?,
+        BenchCommand::Audit { objects, gatekeeper: true } => super::bench_gatekeeper::audit(objects)?,
         BenchCommand::Publish { objects, updates } => publish(objects, updates)?,
         BenchCommand::Propagation(args) => super::bench_propagation::run(args).await?,
     }
@@ -59,7 +69,7 @@ fn loaded_engine(objects: usize) -> anyhow::Result<PolicyEngine> {
 }
 
 /// Peak resident set size (VmHWM) in MiB.
-fn peak_rss_mib() -> u64 {
+pub(super) fn peak_rss_mib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -68,7 +78,7 @@ fn peak_rss_mib() -> u64 {
         .map_or(0, |kib| kib / 1024)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> u128 {
+pub(super) fn percentile(sorted: &[Duration], p: f64) -> u128 {
     let idx = ((sorted.len() as f64 * p).ceil() as usize).saturating_sub(1).min(sorted.len().saturating_sub(1));
     sorted.get(idx).map_or(0, |d| d.as_micros())
 }
