@@ -17,6 +17,8 @@ use crate::builtins::{self, REGO_MODE};
 use crate::config::SimConfig;
 use crate::faults::Faults;
 use crate::ids::{self, key};
+use crate::kubernetes_builtins;
+use crate::kubernetes_definitions::is_kubernetes_mode;
 use crate::parameters;
 use crate::state::{Assignment, SimState, Store};
 
@@ -47,6 +49,13 @@ pub struct Active {
     pub effect: String,
 }
 
+impl Active {
+    /// Whether the definition is today's `Microsoft.Kubernetes.Data` (else the 2019 Rego mode).
+    pub fn is_kubernetes(&self) -> bool {
+        self.definition["properties"]["mode"].as_str().is_some_and(is_kubernetes_mode)
+    }
+}
+
 impl App {
     /// The simulator's own base URL, without a trailing slash.
     pub fn base_url(&self) -> &str {
@@ -73,17 +82,22 @@ impl App {
         definition
     }
 
-    /// Built-ins and directory definitions (tenant level), rendered.
+    /// Built-ins (the nine 2019 ones, then today's catalog) and directory definitions (tenant
+    /// level), rendered.
     pub fn tenant_definitions(&self) -> Vec<Value> {
         let base = self.base_url();
         let builtins = builtins::BUILTINS.iter().map(|b| builtins::definition(b, base));
-        builtins.chain(self.dir_definitions.iter().map(|d| self.rendered(d.clone()))).collect()
+        let current = kubernetes_builtins::all().iter().cloned();
+        builtins.chain(current).chain(self.dir_definitions.iter().map(|d| self.rendered(d.clone()))).collect()
     }
 
     /// A tenant-level definition (built-in or from the directory) by name, rendered.
     pub fn tenant_definition(&self, name: &str) -> Option<Value> {
         if let Some(b) = builtins::find(name) {
             return Some(builtins::definition(b, self.base_url()));
+        }
+        if let Some(d) = kubernetes_builtins::find(name) {
+            return Some(d.clone());
         }
         let found = self.dir_definitions.iter().find(|d| d["name"].as_str().is_some_and(|n| ids::eq(n, name)));
         found.map(|d| self.rendered(d.clone()))
@@ -106,8 +120,8 @@ impl App {
     }
 
     /// Assignments active for `cluster_id`: scope contains it, `notScopes` does not, definition in
-    /// the Rego mode, resolved effect not `Disabled`. The one place that decides it, since the
-    /// dataplane and PolicyInsights must agree.
+    /// the Rego mode or `Microsoft.Kubernetes.Data`, resolved effect not `Disabled`. The one place
+    /// that decides it, since the dataplane and PolicyInsights must agree.
     pub fn active_for_cluster(&self, state: &SimState, cluster_id: &str) -> Vec<Active> {
         state.assignments.values().filter_map(|a| self.active(state, a, cluster_id)).collect()
     }
@@ -122,7 +136,7 @@ impl App {
         }
         let definition = self.definition(state, props["policyDefinitionId"].as_str()?)?;
         let dprops = &definition["properties"];
-        if !dprops["mode"].as_str().is_some_and(|m| ids::eq(m, REGO_MODE)) {
+        if !dprops["mode"].as_str().is_some_and(|m| ids::eq(m, REGO_MODE) || is_kubernetes_mode(m)) {
             return None;
         }
         let empty = Map::new();

@@ -1,8 +1,9 @@
 //! The dataplane API between the add-on and Azure Policy. Microsoft never published the real one, so
 //! this is our own (docs/contracts.md §3; the bodies are [`contracts::dataplane`]'s):
 //!
-//! - `GET /dataplane/v1/assignments?clusterId=<id>`: the active assignments for the cluster, with
-//!   resolved parameters and the Rego URI;
+//! - `GET /dataplane/v1/assignments?clusterId=<id>`: the active assignments for the cluster: the
+//!   2019 ones with resolved parameters and the Rego URI, and today's `Microsoft.Kubernetes.Data`
+//!   ones with the template (on this server's store), resolved `values` and match fields;
 //! - `GET /policies/kubernetes/<file>` and `/policies/custom/<file>`: the Rego, no auth;
 //! - `POST /dataplane/v1/reports` (`Idempotency-Key: <reportId>`): a compliance report; the latest
 //!   accepted report per (cluster, assignment) becomes that assignment's PolicyInsights state.
@@ -16,17 +17,18 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use contracts::dataplane::{Assignment, AssignmentList, ReportAck};
+use contracts::dataplane::{Assignment, AssignmentList, ConstraintAssignment, ReportAck, TemplateSource};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::app::SharedApp;
+use crate::app::{Active, SharedApp};
 use crate::auth::authenticate;
 use crate::builtins;
 use crate::error::{ArmError, ArmResult};
 use crate::features::{DATAPLANE_FEATURE, gate_refusal};
 use crate::managed_clusters::azurepolicy_enabled;
 use crate::state::{LatestState, SimState};
+use crate::template_store::local_url;
 
 /// The report type lives in `contracts`; `RunningSim::reports` names it through here.
 pub(crate) use contracts::dataplane::ComplianceReport;
@@ -64,44 +66,93 @@ pub async fn assignments(State(app): State<SharedApp>, headers: HeaderMap, Query
     let cluster_id = q.cluster_id.unwrap_or_default();
     let answer = app.store.read(|state| {
         let cluster_id = admit(state, &headers, &cluster_id)?;
-        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-        let assignments: Vec<Assignment> = app
-            .active_for_cluster(state, &cluster_id)
-            .into_iter()
-            .map(|active| {
-                let props = &active.definition["properties"];
-                let details = &props["policyRule"]["then"]["details"];
-                let parameters: serde_json::Map<String, Value> = details["policyParameters"]
-                    .as_object()
-                    .map(|m| {
-                        m.iter()
-                            .filter_map(|(k, t)| {
-                                Some((k.clone(), crate::parameters::expand(t, &active.parameters, k).ok()?))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let a = &active.assignment;
-                Assignment {
-                    assignment_id: a.id.clone(),
-                    assignment_name: a.name.clone(),
-                    definition_id: text(&active.definition["id"]),
-                    display_name: text(&props["displayName"]),
-                    effect: active.effect.clone(),
-                    policy_uri: text(&details["policy"]),
-                    parameters,
-                    // Normalised when the assignment was written; absent only in older state files.
-                    enforcement_mode: serde_json::from_value(a.properties["enforcementMode"].clone())
-                        .unwrap_or_default(),
-                }
-            })
-            .collect();
-        Ok::<_, ArmError>(AssignmentList { cluster_id, assignments })
+        let (current, preview): (Vec<Active>, Vec<Active>) =
+            app.active_for_cluster(state, &cluster_id).into_iter().partition(Active::is_kubernetes);
+        let assignments = preview.iter().map(rego_assignment).collect();
+        let constraint_assignments = current.iter().filter_map(|a| constraint_assignment(&app, a)).collect();
+        Ok::<_, ArmError>(AssignmentList { cluster_id, assignments, constraint_assignments })
     });
     match answer {
         Ok(body) => Json(body).into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+/// A 2019 assignment: the Rego URI and its placeholders' values.
+fn rego_assignment(active: &Active) -> Assignment {
+    let props = &active.definition["properties"];
+    let details = &props["policyRule"]["then"]["details"];
+    let parameters: serde_json::Map<String, Value> = details["policyParameters"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, t)| Some((k.clone(), crate::parameters::expand(t, &active.parameters, k).ok()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let a = &active.assignment;
+    Assignment {
+        assignment_id: a.id.clone(),
+        assignment_name: a.name.clone(),
+        definition_id: text(&active.definition["id"]),
+        display_name: text(&props["displayName"]),
+        effect: active.effect.clone(),
+        policy_uri: text(&details["policy"]),
+        parameters,
+        enforcement_mode: enforcement_mode(active),
+    }
+}
+
+/// Normalised when the assignment was written; absent only in older state files.
+fn enforcement_mode(active: &Active) -> contracts::EnforcementMode {
+    serde_json::from_value(active.assignment.properties["enforcementMode"].clone()).unwrap_or_default()
+}
+
+/// A `Microsoft.Kubernetes.Data` assignment with its `details` resolved. `None` for what the add-on
+/// does not install from this feed: mutation (`mutationInfo`), or details whose expressions do not
+/// resolve (the definition was checked when written, so only a later-changed definition can).
+fn constraint_assignment(app: &SharedApp, active: &Active) -> Option<ConstraintAssignment> {
+    let props = &active.definition["properties"];
+    let raw = &props["policyRule"]["then"]["details"];
+    if active.effect.eq_ignore_ascii_case("mutate") || raw.get("mutationInfo").is_some() {
+        return None;
+    }
+    let details = crate::parameters::expand(raw, &active.parameters, "details").ok()?;
+    let source = |info: &Value| -> Option<TemplateSource> {
+        let kind = info["sourceType"].as_str()?;
+        if kind.eq_ignore_ascii_case("PublicURL") {
+            Some(TemplateSource::PublicUrl { url: local_url(app, info["url"].as_str()?) })
+        } else {
+            Some(TemplateSource::Base64Encoded { content: info["content"].as_str()?.to_string() })
+        }
+    };
+    let list = |key: &str| -> Vec<String> {
+        details[key].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+    };
+    let object = |key: &str| details[key].as_object().cloned().unwrap_or_default();
+    let a = &active.assignment;
+    Some(ConstraintAssignment {
+        assignment_id: a.id.clone(),
+        assignment_name: a.name.clone(),
+        definition_id: text(&active.definition["id"]),
+        display_name: text(&props["displayName"]),
+        effect: active.effect.clone(),
+        enforcement_mode: enforcement_mode(active),
+        template: source(&details["templateInfo"])?,
+        constraint: details.get("constraintInfo").and_then(source),
+        api_groups: list("apiGroups"),
+        kinds: list("kinds"),
+        namespaces: list("namespaces"),
+        excluded_namespaces: list("excludedNamespaces"),
+        label_selector: object("labelSelector"),
+        source: details["source"].as_str().map(str::to_string),
+        warn: details["warn"].as_bool().unwrap_or(false),
+        values: object("values"),
+    })
 }
 
 /// `POST /dataplane/v1/reports`: idempotent on `reportId`.

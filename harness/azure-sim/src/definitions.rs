@@ -3,6 +3,9 @@
 //! (tenant-wide, like the built-ins, so every scenario subscription sees them). A custom
 //! definition's `details.policy` may name a Rego file of that directory; it is then rewritten to
 //! this server's `/policies/custom/<file>` URL, so users can bring their own policies.
+//!
+//! `Microsoft.Kubernetes.Data` definitions (today's add-on) are checked by
+//! [`crate::kubernetes_definitions`], which gives each rule its own error code.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,6 +18,8 @@ use crate::app::SharedApp;
 use crate::builtins::{self, REGO_MODE};
 use crate::error::{ArmError, ArmResult, SimError};
 use crate::ids::key;
+use crate::kubernetes_builtins;
+use crate::kubernetes_definitions::{self, is_kubernetes_mode};
 use crate::parameters::{canonical_type, has_type};
 use crate::request::{ArmRequest, json};
 
@@ -67,7 +72,7 @@ pub fn subscription_route(app: &SharedApp, req: &ArmRequest) -> ArmResult<Respon
 }
 
 fn put(app: &SharedApp, req: &ArmRequest, name: &str) -> ArmResult<Response> {
-    if builtins::find(name).is_some() {
+    if builtins::find(name).is_some() || kubernetes_builtins::find(name).is_some() {
         return Err(ArmError::bad_request(
             "PolicyDefinitionNameConflict",
             format!("'{name}' is the name of a built-in policy definition."),
@@ -79,7 +84,7 @@ fn put(app: &SharedApp, req: &ArmRequest, name: &str) -> ArmResult<Response> {
         .and_then(Value::as_object)
         .cloned()
         .ok_or_else(|| ArmError::invalid_content("properties must be an object"))?;
-    validate(&properties)?;
+    validate(name, &properties)?;
     properties.insert("policyType".into(), json!("Custom"));
     properties.entry("mode").or_insert(json!("All"));
     let sub = req.segs[1].clone();
@@ -95,9 +100,9 @@ fn put(app: &SharedApp, req: &ArmRequest, name: &str) -> ArmResult<Response> {
     Ok(json(status, app.rendered(definition)))
 }
 
-/// Checks a custom definition's shape: mode, parameters and rule, with the extra rules of the
-/// `EnforceRegoPolicy` mode.
-pub fn validate(properties: &Map<String, Value>) -> ArmResult<()> {
+/// Checks a custom definition (`name` names it in messages): mode, parameters and rule, with the
+/// extra rules of the `EnforceRegoPolicy` mode and of `Microsoft.Kubernetes.Data`.
+pub fn validate(name: &str, properties: &Map<String, Value>) -> ArmResult<()> {
     let invalid = |code: &str, msg: String| ArmError::bad_request(code, msg);
     let mode = properties.get("mode").map_or(Some("All"), Value::as_str);
     if !mode.is_some_and(|m| MODES.iter().any(|x| x.eq_ignore_ascii_case(m))) {
@@ -132,7 +137,12 @@ pub fn validate(properties: &Map<String, Value>) -> ArmResult<()> {
             "policyRule needs an 'if' object and a 'then' object with an 'effect'.".into(),
         ));
     }
-    if mode.is_some_and(|m| m.eq_ignore_ascii_case(REGO_MODE)) {
+    let mode = mode.unwrap_or("All");
+    if is_kubernetes_mode(mode) {
+        return kubernetes_definitions::check(properties).map_err(|e| e.into_arm(name));
+    }
+    kubernetes_definitions::check_other_mode(mode, then).map_err(|e| e.into_arm(name))?;
+    if mode.eq_ignore_ascii_case(REGO_MODE) {
         let details = then.and_then(|t| t.get("details"));
         let has_policy = details.is_some_and(|d| d["policy"].is_string() && d["policyId"].is_string());
         let effect = then.and_then(|t| t["effect"].as_str()).unwrap_or_default();
@@ -173,7 +183,7 @@ pub fn load_dir(dir: &Path) -> Result<(Vec<Value>, BTreeMap<String, String>), Si
                     .as_object()
                     .cloned()
                     .ok_or_else(|| fail("not a JSON object".into()))?;
-                validate(&properties).map_err(|e| fail(e.message))?;
+                validate(&name, &properties).map_err(|e| fail(format!("{}: {}", e.code, e.message)))?;
                 properties.insert("policyType".into(), json!("Custom"));
                 properties.entry("mode").or_insert(json!("All"));
                 definitions.push(json!({

@@ -1,7 +1,8 @@
-//! # azure-sim: a mocked Azure control plane for the 2019 Azure Policy for AKS preview
+//! # azure-sim: a mocked Azure control plane for Azure Policy for AKS
 //!
-//! A LocalStack-style stand-in for the parts of Azure the preview touched, faithful enough that the
-//! real `az` CLI can be pointed at it (ARM conventions, ADFS login, cloud metadata):
+//! A LocalStack-style stand-in for the parts of Azure the 2019 preview and today's add-on touch,
+//! faithful enough that the real `az` CLI can be pointed at it (ARM conventions, ADFS login, cloud
+//! metadata):
 //!
 //! | Area | Paths |
 //! |---|---|
@@ -13,6 +14,7 @@
 //! | Policy | `…/policyDefinitions`, `{scope}/providers/Microsoft.Authorization/policyAssignments/{name}` |
 //! | PolicyInsights | `{scope}/providers/Microsoft.PolicyInsights/policyStates/latest/{queryResults\|summarize\|triggerEvaluation}` |
 //! | Dataplane (ours) | `GET /dataplane/v1/assignments?clusterId=`, `POST /dataplane/v1/reports`, `GET /policies/{kubernetes\|custom}/{file}` |
+//! | Template store | `GET /kubernetes/{slug}/v{N}/template.yaml` (policy-library's templates, for `store.policy.core.windows.net`) |
 //! | Admin (ours) | `/admin/faults`, `/admin/features/approve`, `/admin/subscriptions`, `/admin/reports` |
 //!
 //! Errors are ARM's `{"error":{"code","message"}}`; see `docs/contracts.md` §3–4 and §7 for the
@@ -44,6 +46,8 @@ mod error;
 mod faults;
 mod features;
 mod ids;
+mod kubernetes_builtins;
+mod kubernetes_definitions;
 mod lro;
 mod managed_clusters;
 mod odata;
@@ -54,6 +58,7 @@ mod resource_groups;
 mod server;
 mod state;
 mod subscriptions;
+mod template_store;
 
 pub use addon::{AddonController, AddonError, AddonInstall, NoopAddonController};
 pub use config::SimConfig;
@@ -70,4 +75,10 @@ pub mod preview_features {
 /// The built-in catalog: `(guid, policyId, rego file name)` of each of the nine 2019 definitions.
 pub fn builtin_definitions() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
     builtins::BUILTINS.iter().map(|b| (b.policy.guid, b.policy.policy_id, b.policy.file))
+}
+
+/// Today's built-in catalog: `(file stem, definition JSON)` of each of the 54
+/// `Microsoft.Kubernetes.Data` definitions (`builtins/kubernetes/<File>.json`), as ARM serves them.
+pub fn kubernetes_builtin_definitions() -> impl Iterator<Item = (&'static str, &'static serde_json::Value)> {
+    kubernetes_builtins::file_names().zip(kubernetes_builtins::all())
 }

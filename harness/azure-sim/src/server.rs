@@ -20,7 +20,7 @@ use crate::error::{ArmError, SimError};
 use crate::faults::Faults;
 use crate::state::{SimState, Store, TlsMaterial};
 use crate::subscriptions::SubscriptionCredentials;
-use crate::{admin, arm, auth, dataplane, definitions, faults, features, subscriptions};
+use crate::{admin, arm, auth, dataplane, definitions, faults, features, subscriptions, template_store};
 
 /// Every route: our own first, ARM as the fallback, faults in front of all but `/admin`; repeated
 /// slashes in the path are collapsed before any of them sees it.
@@ -32,6 +32,7 @@ fn router(app: SharedApp) -> Router {
         .route("/metadata/endpoints", get(auth::metadata_endpoints))
         .route("/policies/kubernetes/{file}", get(dataplane::builtin_rego))
         .route("/policies/custom/{file}", get(dataplane::custom_rego))
+        .route("/kubernetes/{slug}/{version}/template.yaml", get(template_store::template))
         .route("/dataplane/v1/assignments", get(dataplane::assignments))
         .route("/dataplane/v1/reports", post(dataplane::reports))
         .merge(admin_routes(app.clone()))

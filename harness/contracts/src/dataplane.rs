@@ -1,7 +1,11 @@
 //! The dataplane bodies (`docs/contracts.md` §3): azure-sim serves and stores them, policy-agent
 //! reads and sends them.
 //!
-//! - `GET /dataplane/v1/assignments?clusterId=…` answers an [`AssignmentList`];
+//! - `GET /dataplane/v1/assignments?clusterId=…` answers an [`AssignmentList`]: the 2019 Rego
+//!   assignments ([`Assignment`], read by the 2019 policy-agent) and, beside them, today's
+//!   `Microsoft.Kubernetes.Data` ones ([`ConstraintAssignment`], read by the current add-on). Two
+//!   lists rather than one mixed list, so that each generation reads only what it can install and an
+//!   older reader never meets an entry it would misread;
 //! - `POST /dataplane/v1/reports` takes a [`ComplianceReport`] and answers a [`ReportAck`].
 //!
 //! Field names are camelCase on the wire; optional lists default to empty when absent.
@@ -42,8 +46,76 @@ pub struct Assignment {
 pub struct AssignmentList {
     #[serde(default)]
     pub cluster_id: String,
+    /// Active `Microsoft.ContainerService.Data` (2019, Rego) assignments.
     #[serde(default)]
     pub assignments: Vec<Assignment>,
+    /// Active `Microsoft.Kubernetes.Data` (Gatekeeper v3) assignments. Omitted when empty, so a
+    /// cluster with only 2019 assignments gets exactly the 2019 feed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraint_assignments: Vec<ConstraintAssignment>,
+}
+
+/// One active `Microsoft.Kubernetes.Data` assignment for a cluster: everything the current add-on
+/// needs to install a ConstraintTemplate and a Constraint (reference §4.3), with every
+/// `[parameters('x')]` of the definition's `details` already resolved, so the add-on never sees ARM
+/// expressions or parameter declarations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConstraintAssignment {
+    /// The full assignment resource id, as created (the `azure-policy-assignment-id` annotation).
+    pub assignment_id: String,
+    pub assignment_name: String,
+    /// The definition id (the `azure-policy-definition-id` annotation).
+    pub definition_id: String,
+    #[serde(default)]
+    pub display_name: String,
+    /// The resolved effect as written in the definition or assignment (`Deny`, `audit`, ...);
+    /// compare it case-insensitively. `Disabled` assignments are not listed.
+    pub effect: String,
+    /// The assignment's `enforcementMode`.
+    #[serde(default)]
+    pub enforcement_mode: EnforcementMode,
+    /// Where the ConstraintTemplate comes from (`details.templateInfo`). A store URL points at the
+    /// simulated store, not at `store.policy.core.windows.net`.
+    pub template: TemplateSource,
+    /// `details.constraintInfo`, when the definition brings its own Constraint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<TemplateSource>,
+    /// `details.apiGroups` (`""` is the core group); empty with `constraint`.
+    #[serde(default)]
+    pub api_groups: Vec<String>,
+    /// `details.kinds`; empty with `constraint`.
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// `details.namespaces`: empty means every namespace not excluded.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    #[serde(default)]
+    pub excluded_namespaces: Vec<String>,
+    /// `details.labelSelector` (`matchLabels`, `matchExpressions`); empty selects everything.
+    #[serde(default)]
+    pub label_selector: Map<String, Value>,
+    /// `details.source` (`All`, `Generated` or `Original`), when the definition has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// `details.warn`: with `audit`, warn at admission too (`scoped`).
+    #[serde(default)]
+    pub warn: bool,
+    /// `details.values`: the Constraint's `spec.parameters`.
+    #[serde(default)]
+    pub values: Map<String, Value>,
+}
+
+/// A `templateInfo` (or `constraintInfo`), in the definition's own shape:
+/// `{"sourceType": "PublicURL", "url": …}` or `{"sourceType": "Base64Encoded", "content": …}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "sourceType")]
+pub enum TemplateSource {
+    /// Download the YAML from `url`.
+    #[serde(rename = "PublicURL")]
+    PublicUrl { url: String },
+    /// The YAML, base64-encoded.
+    Base64Encoded { content: String },
 }
 
 /// An assignment's `enforcementMode`, spelled as ARM spells it. `DoNotEnforce` keeps the policy
@@ -188,6 +260,35 @@ mod tests {
         assert_eq!("donotenforce".parse(), Ok(EnforcementMode::DoNotEnforce));
         assert!("Audit".parse::<EnforcementMode>().is_err());
         assert!(!EnforcementMode::DoNotEnforce.enforces());
+    }
+
+    #[test]
+    fn a_constraint_assignment_has_the_documented_shape_and_older_feeds_still_read() {
+        let text = r#"{"clusterId":"/c","assignments":[],"constraintAssignments":[{
+            "assignmentId":"/a","assignmentName":"a","definitionId":"/d","effect":"deny",
+            "template":{"sourceType":"PublicURL","url":"https://sim/kubernetes/x/v1/template.yaml"},
+            "apiGroups":[""],"kinds":["Pod"],"excludedNamespaces":["kube-system"],
+            "values":{"imageRegex":"^a$"}}]}"#;
+        let list: AssignmentList = serde_json::from_str(text).unwrap();
+        let a = &list.constraint_assignments[0];
+        assert_eq!(a.template, TemplateSource::PublicUrl { url: "https://sim/kubernetes/x/v1/template.yaml".into() });
+        assert_eq!((a.warn, a.source.as_deref(), a.enforcement_mode), (false, None, EnforcementMode::Default));
+        assert!(a.namespaces.is_empty() && a.label_selector.is_empty() && a.constraint.is_none());
+        let back = serde_json::to_value(a).unwrap();
+        assert_eq!(
+            back["template"],
+            json!({"sourceType": "PublicURL", "url": "https://sim/kubernetes/x/v1/template.yaml"})
+        );
+        assert_eq!(back["excludedNamespaces"], json!(["kube-system"]));
+        assert!(back.get("source").is_none() && back.get("constraint").is_none());
+        let inline: TemplateSource =
+            serde_json::from_value(json!({"sourceType": "Base64Encoded", "content": "YQ=="})).unwrap();
+        assert_eq!(inline, TemplateSource::Base64Encoded { content: "YQ==".into() });
+        assert!(serde_json::from_value::<TemplateSource>(json!({"sourceType": "Inline", "content": "YQ=="})).is_err());
+        // A 2019 feed, without the new list, still reads, and an empty list is not written.
+        let old: AssignmentList = serde_json::from_str(r#"{"clusterId":"/c","assignments":[]}"#).unwrap();
+        assert!(old.constraint_assignments.is_empty());
+        assert_eq!(serde_json::to_value(&old).unwrap(), json!({"clusterId": "/c", "assignments": []}));
     }
 
     #[test]
