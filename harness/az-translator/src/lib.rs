@@ -2,9 +2,9 @@
 //! scenarios can paste the documented commands verbatim and run them against azure-sim.
 //!
 //! ```no_run
-//! # async fn demo(sim: &azure_sim::RunningSim) -> Result<(), harness::az::AzError> {
+//! # async fn demo(sim: &azure_sim::RunningSim) -> Result<(), az_translator::AzError> {
 //! let creds = sim.new_subscription("scenario");
-//! let mut az = harness::az::AzCli::for_sim(sim, &creds.subscription_id)?;
+//! let mut az = az_translator::AzCli::for_sim(sim, &creds.subscription_id)?;
 //! let out = az.run("az feature register --namespace Microsoft.ContainerService --name AKS-AzurePolicyAutoApprove").await;
 //! assert_eq!(out.exit_code, 0);
 //! # Ok(()) }
