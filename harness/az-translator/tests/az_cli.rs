@@ -441,3 +441,56 @@ async fn a_failed_operation_reports_its_error_code() {
     // --no-wait returns at once, without output.
     f.ok("az aks create -g MyResourceGroup -n Quick -k 1.14.8 --no-wait").await;
 }
+
+#[tokio::test]
+async fn policy_state_list_expands_the_current_addons_components() {
+    let mut f = fixture(SimConfig { auto_approve_features: true, ..SimConfig::default() }).await;
+    f.cluster().await;
+    f.opt_in().await;
+    f.ok("az aks enable-addons --addons azure-policy --name MyAKSCluster --resource-group MyResourceGroup").await;
+    let cluster = f.cluster_id();
+    // A current built-in (allowed images, Microsoft.Kubernetes.Data) by GUID, effect audit.
+    let assigned = f
+        .ok(&format!(
+            r#"az policy assignment create --name images --policy febd0533-8e55-448f-b837-bd0e06f16469 --scope {cluster} --params '{{"allowedContainerImagesRegex": {{"value": "^myacr.azurecr.io/.+$"}}, "effect": {{"value": "audit"}}}}'"#
+        ))
+        .await
+        .json();
+    // The add-on reports one violating and one compliant pod.
+    let pod = |name: &str, state: &str| {
+        json!({"kind": "Pod", "version": "v1", "namespace": "default", "name": name, "complianceState": state,
+               "timestamp": "2026-01-01T00:00:00Z"})
+    };
+    let report = json!({"reportId": "r1", "clusterId": cluster, "cycle": 1, "generatedAt": "2026-01-01T00:01:00Z",
+        "assignments": [], "constraintAssignments": [{"assignmentId": assigned["id"], "complianceState": "NonCompliant",
+            "components": [pod("nginx", "NonCompliant"), pod("app", "Compliant")]}]});
+    let ca = reqwest::Certificate::from_pem(f.sim.ca_pem().unwrap().as_bytes()).unwrap();
+    let http = reqwest::Client::builder().tls_certs_only([ca]).build().unwrap();
+    let posted = http
+        .post(format!("{}/dataplane/v1/reports", f.sim.arm_url()))
+        .bearer_auth(f.sim.token_for(&f.sub).unwrap())
+        .header("Idempotency-Key", "r1")
+        .json(&report)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 200, "{}", posted.text().await.unwrap());
+
+    let expanded = f
+        .ok(&format!(
+            r#"az policy state list --resource {cluster} --expand "components($filter=ComplianceState eq 'NonCompliant')""#
+        ))
+        .await
+        .json();
+    assert_eq!(expanded[0]["complianceState"], "NonCompliant");
+    assert_eq!(
+        expanded[0]["components"],
+        json!([{"id": "default/nginx", "type": "pod", "name": "nginx", "timestamp": "2026-01-01T00:00:00Z", "complianceState": "NonCompliant"}])
+    );
+    let query = r#"--expand "components($filter=ComplianceState eq 'NonCompliant' or ComplianceState eq 'Compliant')" --query "[0].components[].name" -o tsv"#;
+    let both = f.ok(&format!("az policy state list --resource {cluster} {query}")).await;
+    // Same timestamp: ordered by namespace and name.
+    assert_eq!(both.stdout, "app\nnginx\n");
+    let plain = f.ok(&format!("az policy state list --resource {cluster}")).await.json();
+    assert!(plain[0].get("components").is_none());
+}

@@ -2,6 +2,7 @@
 //! `summarize` and `triggerEvaluation` at subscription, resource-group, resource and assignment
 //! scope. States come from the add-on's reports (see `dataplane`); only assignments still active for
 //! the cluster appear, so deleting an assignment or excluding the cluster hides its states at once.
+//! Today's add-on adds components, reason codes and the `Error` state (`compliance_components`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::addon::AddonFailure;
 use crate::app::SharedApp;
+use crate::compliance_components::{self, ComponentsExpand};
 use crate::error::{ArmError, ArmResult};
 use crate::ids::{self, Scope, ScopeKind};
 use crate::request::{ArmRequest, json};
@@ -43,13 +45,18 @@ pub async fn route(
     }
 }
 
-/// The PolicyState records visible at `scope`, newest first.
-fn records(app: &SharedApp, state: &SimState, req: &ArmRequest, scope: &Scope) -> Vec<Value> {
+/// The PolicyState records visible at `scope`, newest first, with `components` when `expand` asks.
+fn records(
+    app: &SharedApp,
+    state: &SimState,
+    req: &ArmRequest,
+    scope: &Scope,
+    expand: Option<&ComponentsExpand>,
+) -> Vec<Value> {
     let context = format!(
         "{}/subscriptions/{}/providers/{NAMESPACE}/policyStates/$metadata#latest/$entity",
         req.base, scope.subscription
     );
-    let expand_components = req.query("$expand").is_some_and(|e| e.to_ascii_lowercase().contains("components"));
     let mut out: Vec<(chrono::DateTime<chrono::Utc>, Value)> = Vec::new();
     for latest in state.latest.values() {
         let Some(cluster) = state.cluster_by_id(&latest.cluster_id) else { continue };
@@ -79,19 +86,27 @@ fn records(app: &SharedApp, state: &SimState, req: &ArmRequest, scope: &Scope) -
             "managementGroupIds": "", "effectiveParameters": "",
             "isCompliant": compliant, "complianceState": latest.compliance_state,
         });
-        if expand_components {
-            // Extension: per-object violations, in the shape of the later `components` expansion.
-            let components: Vec<Value> = latest
-                .violations
-                .iter()
-                .map(|v| {
-                    json!({
-                        "id": format!("{}/{}/{}", v.kind, v.namespace, v.name), "type": v.kind, "name": v.name,
-                        "namespace": v.namespace, "timestamp": latest.timestamp, "complianceState": "NonCompliant",
-                        "message": v.message, "source": v.source,
+        if let Some(constraint) = &latest.constraint {
+            record["complianceReasonCode"] = json!(constraint.reason_code());
+        }
+        if let Some(expand) = expand {
+            let components: Vec<Value> = match &latest.constraint {
+                Some(constraint) => constraint.components_json().filter(|c| expand.keeps(c)).collect(),
+                // Extension for the 2019 add-on: per-object violations, in the same shape plus
+                // namespace, message and source.
+                None => latest
+                    .violations
+                    .iter()
+                    .map(|v| {
+                        json!({
+                            "id": format!("{}/{}/{}", v.kind, v.namespace, v.name), "type": v.kind, "name": v.name,
+                            "namespace": v.namespace, "timestamp": latest.timestamp, "complianceState": "NonCompliant",
+                            "message": v.message, "source": v.source,
+                        })
                     })
-                })
-                .collect();
+                    .filter(|c| expand.keeps(c))
+                    .collect(),
+            };
             record["components"] = json!(components);
         }
         out.push((latest.timestamp, record));
@@ -124,7 +139,8 @@ fn filtered(req: &ArmRequest, records: Vec<Value>) -> ArmResult<Vec<Value>> {
 }
 
 fn query_results(app: &SharedApp, req: &ArmRequest, scope: &Scope) -> ArmResult<Response> {
-    let records = app.store.read(|state| records(app, state, req, scope));
+    let expand = compliance_components::parse_expand(req.query("$expand"))?;
+    let records = app.store.read(|state| records(app, state, req, scope, expand.as_ref()));
     let value = filtered(req, records)?;
     Ok(json(
         StatusCode::OK,
@@ -136,35 +152,59 @@ fn query_results(app: &SharedApp, req: &ArmRequest, scope: &Scope) -> ArmResult<
     ))
 }
 
-/// Counts in the summary shape: distinct resources and policies, by (lower-case) state.
+/// Azure's aggregation rank: when one resource or policy has several states, the higher wins
+/// (non-compliant, then compliant, then error).
+fn rank(state: &str) -> u8 {
+    match state {
+        "NonCompliant" => 3,
+        "Compliant" => 2,
+        _ => 1,
+    }
+}
+
+/// Counts in the summary shape: distinct resources and policies, by (lower-case) state. `error`
+/// appears only when some resource or policy is in the error state, so summaries without one read
+/// as they always did.
 fn results(records: &[&Value], query_uri: &str) -> Value {
-    let mut resources: BTreeMap<String, bool> = BTreeMap::new();
-    let mut policies: BTreeMap<String, bool> = BTreeMap::new();
+    let mut resources: BTreeMap<String, &str> = BTreeMap::new();
+    let mut policies: BTreeMap<String, &str> = BTreeMap::new();
     for r in records {
-        let noncompliant = r["complianceState"] == "NonCompliant";
+        let state = r["complianceState"].as_str().unwrap_or("Compliant");
         let resource = ids::key(r["resourceId"].as_str().unwrap_or_default());
         let policy = ids::key(&format!(
             "{}|{}",
             r["policyAssignmentId"].as_str().unwrap_or_default(),
             r["policyDefinitionId"].as_str().unwrap_or_default()
         ));
-        *resources.entry(resource).or_default() |= noncompliant;
-        *policies.entry(policy).or_default() |= noncompliant;
+        for (map, key) in [(&mut resources, resource), (&mut policies, policy)] {
+            let entry = map.entry(key).or_insert(state);
+            if rank(state) > rank(entry) {
+                *entry = state;
+            }
+        }
     }
-    let details = |m: &BTreeMap<String, bool>| {
-        let bad = m.values().filter(|b| **b).count();
-        json!([{"complianceState": "compliant", "count": m.len() - bad}, {"complianceState": "noncompliant", "count": bad}])
+    let count = |m: &BTreeMap<String, &str>, state: &str| m.values().filter(|s| **s == state).count();
+    let details = |m: &BTreeMap<String, &str>| {
+        let mut out = vec![
+            json!({"complianceState": "compliant", "count": count(m, "Compliant")}),
+            json!({"complianceState": "noncompliant", "count": count(m, "NonCompliant")}),
+        ];
+        let errors = count(m, "Error");
+        if errors > 0 {
+            out.push(json!({"complianceState": "error", "count": errors}));
+        }
+        Value::Array(out)
     };
     json!({
         "queryResultsUri": query_uri,
-        "nonCompliantResources": resources.values().filter(|b| **b).count(),
-        "nonCompliantPolicies": policies.values().filter(|b| **b).count(),
+        "nonCompliantResources": count(&resources, "NonCompliant"),
+        "nonCompliantPolicies": count(&policies, "NonCompliant"),
         "resourceDetails": details(&resources), "policyDetails": details(&policies), "policyGroupDetails": [],
     })
 }
 
 fn summarize(app: &SharedApp, req: &ArmRequest, scope: &Scope) -> ArmResult<Response> {
-    let all = app.store.read(|state| records(app, state, req, scope));
+    let all = app.store.read(|state| records(app, state, req, scope, None));
     let clauses = clauses(req)?;
     let records: Vec<&Value> = all.iter().filter(|r| odata::matches(r, &clauses)).collect();
     let query_uri = format!(

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use crate::app::{Active, SharedApp};
 use crate::auth::authenticate;
 use crate::builtins;
+use crate::compliance_components;
 use crate::error::{ArmError, ArmResult};
 use crate::features::{DATAPLANE_FEATURE, gate_refusal};
 use crate::managed_clusters::azurepolicy_enabled;
@@ -162,6 +163,7 @@ pub async fn reports(State(app): State<SharedApp>, headers: HeaderMap, body: Byt
 
 fn accept_report(app: &SharedApp, headers: &HeaderMap, body: &[u8]) -> ArmResult<ReportAck> {
     let report: ComplianceReport = serde_json::from_slice(body).map_err(ArmError::invalid_content)?;
+    compliance_components::validate(&report)?;
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
     if key.is_some_and(|k| k != report.report_id) {
         return Err(ArmError::bad_request(
@@ -180,24 +182,28 @@ fn accept_report(app: &SharedApp, headers: &HeaderMap, body: &[u8]) -> ArmResult
     })
 }
 
-/// Makes each assignment's verdict the latest state, unless a newer report already won.
+/// Makes each assignment's verdict (2019 `assignments`, then today's `constraintAssignments`) the
+/// latest state, unless a newer report already won.
 fn record(state: &mut SimState, cluster_id: &str, report: &ComplianceReport) {
-    for result in &report.assignments {
-        let key = SimState::latest_key(cluster_id, &result.assignment_id);
+    let preview = report.assignments.iter().map(|result| LatestState {
+        cluster_id: cluster_id.to_string(),
+        assignment_id: result.assignment_id.clone(),
+        compliance_state: result.compliance_state.as_str().to_string(),
+        timestamp: report.generated_at,
+        report_id: report.report_id.clone(),
+        violations: result.violations.clone(),
+        constraint: None,
+    });
+    let current = report
+        .constraint_assignments
+        .iter()
+        .map(|entry| compliance_components::latest_state(cluster_id, report, entry));
+    for latest in preview.chain(current) {
+        let key = SimState::latest_key(cluster_id, &latest.assignment_id);
         if state.latest.get(&key).is_some_and(|l| l.timestamp > report.generated_at) {
             continue;
         }
-        state.latest.insert(
-            key,
-            LatestState {
-                cluster_id: cluster_id.to_string(),
-                assignment_id: result.assignment_id.clone(),
-                compliance_state: result.compliance_state.as_str().to_string(),
-                timestamp: report.generated_at,
-                report_id: report.report_id.clone(),
-                violations: result.violations.clone(),
-            },
-        );
+        state.latest.insert(key, latest);
     }
 }
 

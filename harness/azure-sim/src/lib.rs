@@ -39,6 +39,7 @@ mod assignments;
 mod auth;
 mod builtins;
 mod compliance;
+mod compliance_components;
 mod config;
 mod dataplane;
 mod definitions;

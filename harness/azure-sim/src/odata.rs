@@ -53,9 +53,26 @@ fn tokens(filter: &str) -> ArmResult<Vec<String>> {
 
 /// Parses a filter into clauses (all must hold).
 pub fn parse(filter: &str) -> ArmResult<Vec<Clause>> {
+    conjunction(&tokens(filter)?, filter)
+}
+
+/// Parses a filter whose `and` groups may be joined by `or` (`and` binds tighter, no
+/// parentheses): what `$expand=components($filter=ComplianceState eq 'NonCompliant' or
+/// ComplianceState eq 'Compliant')` needs. A record matches when any group matches
+/// ([`matches_any`]).
+pub fn parse_disjunction(filter: &str) -> ArmResult<Vec<Vec<Clause>>> {
     let tokens = tokens(filter)?;
+    tokens.split(|t| t.eq_ignore_ascii_case("or")).map(|group| conjunction(group, filter)).collect()
+}
+
+/// Whether a record satisfies every clause of at least one group.
+pub fn matches_any(record: &Value, groups: &[Vec<Clause>]) -> bool {
+    groups.iter().any(|g| matches(record, g))
+}
+
+fn conjunction(tokens: &[String], filter: &str) -> ArmResult<Vec<Clause>> {
     let mut clauses = Vec::new();
-    let mut rest = tokens.as_slice();
+    let mut rest = tokens;
     loop {
         let [field, op, value, tail @ ..] = rest else {
             return Err(invalid(format!("Cannot parse $filter '{filter}': expected <field> eq|ne <value>.")));
@@ -75,7 +92,11 @@ pub fn parse(filter: &str) -> ArmResult<Vec<Clause>> {
         match tail {
             [] => return Ok(clauses),
             [and, more @ ..] if and.eq_ignore_ascii_case("and") => rest = more,
-            _ => return Err(invalid(format!("Only 'and' may join clauses in $filter '{filter}'."))),
+            _ => {
+                return Err(invalid(format!(
+                    "Only 'and' (or 'or' where supported) may join clauses in $filter '{filter}'."
+                )));
+            }
         }
     }
 }
@@ -107,6 +128,23 @@ mod tests {
         let rec = json!({"complianceState": "noncompliant", "policyAssignmentName": "a1"});
         assert!(matches(&rec, &c));
         assert!(!matches(&rec, &parse("isCompliant eq true").unwrap()));
+    }
+
+    #[test]
+    fn or_joins_and_groups() {
+        let g =
+            parse_disjunction("ComplianceState eq 'NonCompliant' or ComplianceState eq 'Compliant' and type eq 'pod'")
+                .unwrap();
+        assert_eq!(g.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 2]);
+        assert!(matches_any(&json!({"complianceState": "NonCompliant"}), &g));
+        assert!(!matches_any(&json!({"complianceState": "Compliant", "type": "node"}), &g));
+        assert!(matches_any(&json!({"complianceState": "Compliant", "type": "pod"}), &g));
+        // A quoted 'or' is a value, not the operator.
+        assert_eq!(parse_disjunction("name eq 'or'").unwrap()[0][0].value, json!("or"));
+        for bad in ["a eq 'b' or", "or a eq 'b'", "a eq 'b' or or c eq 'd'"] {
+            assert_eq!(parse_disjunction(bad).unwrap_err().code, "InvalidFilterInQueryString", "{bad}");
+        }
+        assert!(parse("a eq 'b' or c eq 'd'").is_err(), "plain $filter keeps refusing 'or'");
     }
 
     #[test]

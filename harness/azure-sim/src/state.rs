@@ -170,6 +170,10 @@ pub struct LatestState {
     pub timestamp: DateTime<Utc>,
     pub report_id: String,
     pub violations: Vec<Violation>,
+    /// Today's add-on (a report's `constraintAssignments`): its components and reasons. `None` for
+    /// 2019 records, and absent from older state files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<crate::compliance_components::ConstraintRecord>,
 }
 
 /// TLS material kept in the state file, so a restarted server keeps the CA clients already trust.

@@ -177,6 +177,11 @@ pub struct ComplianceReport {
     pub assignments: Vec<AssignmentCompliance>,
     #[serde(default)]
     pub refresh_errors: Vec<RefreshError>,
+    /// Today's add-on: one entry per `Microsoft.Kubernetes.Data` assignment (one Constraint each).
+    /// A list beside `assignments`, as in [`AssignmentList`], so a 2019 report stays byte for byte
+    /// what it was (omitted when empty) and each generation writes only its own shape.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraint_assignments: Vec<ConstraintCompliance>,
 }
 
 /// One active assignment's verdict in a report.
@@ -189,10 +194,14 @@ pub struct AssignmentCompliance {
     pub violations: Vec<Violation>,
 }
 
+/// A compliance state as PolicyInsights spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ComplianceState {
     Compliant,
     NonCompliant,
+    /// Add-on 1.3.0's state for a policy that could not be applied (a template or evaluation error),
+    /// distinct from `NonCompliant`. Only for an assignment as a whole, never for a component.
+    Error,
 }
 
 impl ComplianceState {
@@ -200,6 +209,7 @@ impl ComplianceState {
         match self {
             ComplianceState::Compliant => "Compliant",
             ComplianceState::NonCompliant => "NonCompliant",
+            ComplianceState::Error => "Error",
         }
     }
 }
@@ -231,6 +241,162 @@ pub struct Violation {
 pub struct RefreshError {
     pub assignment_id: String,
     pub message: String,
+}
+
+/// One `Microsoft.Kubernetes.Data` assignment's verdict on the cluster (its Constraint): the
+/// Kubernetes objects it judged and why it could not be applied, if it could not.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConstraintCompliance {
+    pub assignment_id: String,
+    /// The cluster-level state. Azure derives it, so azure-sim records
+    /// [`ConstraintCompliance::derived_state`] and the add-on should send the same.
+    pub compliance_state: ComplianceState,
+    /// The objects judged (`Compliant` or `NonCompliant` each). Azure keeps at most 500
+    /// non-compliant ones per policy per cluster; send them all, the server applies the cap.
+    #[serde(default)]
+    pub components: Vec<Component>,
+    /// Why the add-on could not apply the policy as defined (empty when it could).
+    #[serde(default)]
+    pub reasons: Vec<ComplianceReason>,
+}
+
+impl ConstraintCompliance {
+    /// The cluster's state for this assignment, from its reasons and components: `Error` when a
+    /// reason says the policy is not in effect ([`ReasonCode::is_error`]); else `NonCompliant` when
+    /// any reason is given (the documented reasons are non-compliance reasons) or any component is
+    /// non-compliant; else `Compliant`. One function, so the add-on and azure-sim cannot disagree.
+    pub fn derived_state(&self) -> ComplianceState {
+        if self.reasons.iter().any(|r| r.code.is_error()) {
+            ComplianceState::Error
+        } else if !self.reasons.is_empty()
+            || self.components.iter().any(|c| c.compliance_state == ComplianceState::NonCompliant)
+        {
+            ComplianceState::NonCompliant
+        } else {
+            ComplianceState::Compliant
+        }
+    }
+}
+
+/// One Kubernetes object as a component of the cluster's compliance record. Named as Gatekeeper
+/// names a violation in a Constraint's `status.violations` (`group`, `version`, `kind`), so the
+/// add-on copies them across.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Component {
+    /// The object's kind as Kubernetes spells it (`Pod`).
+    pub kind: String,
+    /// The API group; empty for the core group.
+    #[serde(default)]
+    pub group: String,
+    /// The API version (`v1`).
+    #[serde(default)]
+    pub version: String,
+    /// Empty for cluster-scoped objects.
+    #[serde(default)]
+    pub namespace: String,
+    pub name: String,
+    /// `Compliant` or `NonCompliant`.
+    pub compliance_state: ComplianceState,
+    /// When the object was judged: the audit that found the violation, or the denial.
+    pub timestamp: DateTime<Utc>,
+    /// The policy's message for a violation; empty for a compliant object.
+    #[serde(default)]
+    pub message: String,
+    /// Where a violation was seen; absent for a compliant object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ViolationSource>,
+}
+
+/// A reason the add-on gives for an assignment it could not apply as defined.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComplianceReason {
+    pub code: ReasonCode,
+    /// What failed, in the add-on's words (the API server's rejection, the compile error, ...).
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Azure's "AKS Resource Provider mode compliance reasons", spelled as Azure spells them (the
+/// documentation's `Constraint/TemplateCreateFailed` is two codes, and so on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ReasonCode {
+    /// Creating the Constraint failed; no object of that name existed.
+    ConstraintCreateFailed,
+    /// Creating the ConstraintTemplate failed; no object of that name existed.
+    ConstraintTemplateCreateFailed,
+    /// Updating the Constraint failed; the old one is kept.
+    ConstraintUpdateFailed,
+    /// Updating the ConstraintTemplate failed; the old one is kept.
+    ConstraintTemplateUpdateFailed,
+    /// The Constraint could not be built or installed.
+    ConstraintInstallFailed,
+    /// The ConstraintTemplate could not be built or installed.
+    ConstraintTemplateInstallFailed,
+    /// Another definition uses the same template name with a different source.
+    ConstraintTemplateConflicts,
+    /// The Constraint has an audit status, but Gatekeeper has not audited within the last hour.
+    ConstraintStatusStale,
+    /// The Constraint has no status, and there was no audit within the last hour.
+    ConstraintNotProcessed,
+    /// The API server rejected the Constraint (bad YAML, a parameter of the wrong type).
+    InvalidConstraint,
+    /// The API server rejected the ConstraintTemplate.
+    InvalidConstraintTemplate,
+}
+
+impl ReasonCode {
+    pub const ALL: [ReasonCode; 11] = [
+        ReasonCode::ConstraintCreateFailed,
+        ReasonCode::ConstraintTemplateCreateFailed,
+        ReasonCode::ConstraintUpdateFailed,
+        ReasonCode::ConstraintTemplateUpdateFailed,
+        ReasonCode::ConstraintInstallFailed,
+        ReasonCode::ConstraintTemplateInstallFailed,
+        ReasonCode::ConstraintTemplateConflicts,
+        ReasonCode::ConstraintStatusStale,
+        ReasonCode::ConstraintNotProcessed,
+        ReasonCode::InvalidConstraint,
+        ReasonCode::InvalidConstraintTemplate,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonCode::ConstraintCreateFailed => "ConstraintCreateFailed",
+            ReasonCode::ConstraintTemplateCreateFailed => "ConstraintTemplateCreateFailed",
+            ReasonCode::ConstraintUpdateFailed => "ConstraintUpdateFailed",
+            ReasonCode::ConstraintTemplateUpdateFailed => "ConstraintTemplateUpdateFailed",
+            ReasonCode::ConstraintInstallFailed => "ConstraintInstallFailed",
+            ReasonCode::ConstraintTemplateInstallFailed => "ConstraintTemplateInstallFailed",
+            ReasonCode::ConstraintTemplateConflicts => "ConstraintTemplateConflicts",
+            ReasonCode::ConstraintStatusStale => "ConstraintStatusStale",
+            ReasonCode::ConstraintNotProcessed => "ConstraintNotProcessed",
+            ReasonCode::InvalidConstraint => "InvalidConstraint",
+            ReasonCode::InvalidConstraintTemplate => "InvalidConstraintTemplate",
+        }
+    }
+
+    /// Whether the policy is not in effect as defined, which is the `Error` state (our reading of
+    /// the 1.3.0 "error state" for "a template or evaluation error"): a create, install or
+    /// API-server rejection leaves nothing installed, and a conflicting template stays uninstalled.
+    /// An update failure keeps the old objects working, and a stale or unprocessed status is about
+    /// the audit, not the policy: Azure documents both as non-compliant until resolved.
+    pub fn is_error(self) -> bool {
+        !matches!(
+            self,
+            ReasonCode::ConstraintUpdateFailed
+                | ReasonCode::ConstraintTemplateUpdateFailed
+                | ReasonCode::ConstraintStatusStale
+                | ReasonCode::ConstraintNotProcessed
+        )
+    }
+}
+
+impl fmt::Display for ReasonCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The answer to a posted report: `duplicate` when that `reportId` was already accepted.
@@ -309,5 +475,65 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_current_addon_report_has_the_documented_shape_and_a_2019_one_is_unchanged() {
+        let text = r#"{"reportId":"r","clusterId":"/c","cycle":3,"generatedAt":"2026-01-01T00:00:00Z","assignments":[],
+            "constraintAssignments":[{"assignmentId":"/a","complianceState":"NonCompliant",
+              "components":[{"kind":"Pod","group":"","version":"v1","namespace":"ns","name":"n",
+                "complianceState":"NonCompliant","timestamp":"2026-01-01T00:00:00Z","message":"m","source":"audit"}],
+              "reasons":[{"code":"ConstraintStatusStale","message":"no audit for 2h"}]}]}"#;
+        let report: ComplianceReport = serde_json::from_str(text).unwrap();
+        let entry = &report.constraint_assignments[0];
+        assert_eq!(entry.components[0].source, Some(ViolationSource::Audit));
+        assert_eq!(entry.reasons[0].code, ReasonCode::ConstraintStatusStale);
+        assert_eq!(entry.derived_state(), ComplianceState::NonCompliant);
+        // A 2019 report neither needs nor writes the new list.
+        let old: ComplianceReport = serde_json::from_str(
+            r#"{"reportId":"r","clusterId":"/c","cycle":1,"generatedAt":"2019-06-01T00:00:00Z","assignments":[]}"#,
+        )
+        .unwrap();
+        assert!(serde_json::to_value(&old).unwrap().get("constraintAssignments").is_none());
+        assert_eq!(serde_json::to_value(ComplianceState::Error).unwrap(), json!("Error"));
+    }
+
+    #[test]
+    fn reason_codes_are_spelled_as_azure_spells_them_and_decide_the_state() {
+        for code in ReasonCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), json!(code.as_str()));
+        }
+        assert!(serde_json::from_value::<ReasonCode>(json!("Constraint/TemplateCreateFailed")).is_err());
+        let with = |codes: &[ReasonCode], bad: bool| ConstraintCompliance {
+            assignment_id: "/a".into(),
+            compliance_state: ComplianceState::Compliant,
+            components: vec![Component {
+                kind: "Pod".into(),
+                group: String::new(),
+                version: "v1".into(),
+                namespace: "ns".into(),
+                name: "n".into(),
+                compliance_state: if bad { ComplianceState::NonCompliant } else { ComplianceState::Compliant },
+                timestamp: "2026-01-01T00:00:00Z".parse().unwrap(),
+                message: String::new(),
+                source: None,
+            }],
+            reasons: codes.iter().map(|&code| ComplianceReason { code, message: String::new() }).collect(),
+        };
+        assert_eq!(with(&[], false).derived_state(), ComplianceState::Compliant);
+        assert_eq!(with(&[], true).derived_state(), ComplianceState::NonCompliant);
+        assert_eq!(with(&[ReasonCode::ConstraintNotProcessed], false).derived_state(), ComplianceState::NonCompliant);
+        assert_eq!(
+            with(&[ReasonCode::ConstraintTemplateUpdateFailed], true).derived_state(),
+            ComplianceState::NonCompliant
+        );
+        for code in [
+            ReasonCode::ConstraintTemplateInstallFailed,
+            ReasonCode::InvalidConstraint,
+            ReasonCode::ConstraintTemplateConflicts,
+            ReasonCode::ConstraintCreateFailed,
+        ] {
+            assert_eq!(with(&[ReasonCode::ConstraintStatusStale, code], true).derived_state(), ComplianceState::Error);
+        }
     }
 }

@@ -94,6 +94,7 @@ pub fn build_report(
             .into_iter()
             .filter(|e| active.contains(&e.assignment_id.to_ascii_lowercase()))
             .collect(),
+        constraint_assignments: Vec::new(),
     }
 }
 

@@ -22,6 +22,7 @@ fn report(cycle: u64) -> ComplianceReport {
         generated_at: "2019-06-01T00:00:00Z".parse().unwrap(),
         assignments: vec![],
         refresh_errors: vec![],
+        constraint_assignments: vec![],
     }
 }
 
