@@ -94,8 +94,9 @@ pub async fn require_read_token(
 }
 
 /// Binds `addr` (port 0 picks a free port) and serves `router` over TLS until `handle` shuts down.
-/// Returns the bound address as soon as the socket is listening, and the serving task.
-pub(crate) async fn serve(
+/// Returns the bound address as soon as the socket is listening, and the serving task. `pub` for
+/// the Gatekeeper v3 webhook (`harness/gatekeeper`).
+pub async fn serve(
     addr: SocketAddr,
     tls: &TlsSource,
     router: Router,

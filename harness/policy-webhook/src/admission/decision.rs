@@ -67,8 +67,9 @@ pub fn denial_text(violations: &[Violation]) -> String {
     violations.iter().map(|v| v.message.as_str()).collect::<Vec<_>>().join(", ")
 }
 
-/// The probe token of a dry-run request carrying [`PROBE_ANNOTATION`].
-fn probe_token(review: &Review) -> Option<String> {
+/// The probe token of a dry-run request carrying [`PROBE_ANNOTATION`]. `pub` for the Gatekeeper v3
+/// webhook (`harness/gatekeeper`), which answers the same registration probes.
+pub fn probe_token(review: &Review) -> Option<String> {
     if !review.summary.dry_run {
         return None;
     }
