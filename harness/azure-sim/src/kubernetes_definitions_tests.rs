@@ -3,33 +3,8 @@ use serde_json::{Map, Value, json};
 
 use super::*;
 
-const TEMPLATE: &str = r#"apiVersion: templates.gatekeeper.sh/v1
-kind: ConstraintTemplate
-metadata:
-  name: k8scustomlabels
-spec:
-  crd:
-    spec:
-      names:
-        kind: K8sCustomLabels
-      validation:
-        openAPIV3Schema:
-          type: object
-          properties:
-            labels:
-              type: array
-              items:
-                type: string
-  targets:
-    - target: admission.k8s.gatekeeper.sh
-      rego: |
-        package k8scustomlabels
-        violation[{"msg": msg}] {
-          l := input.parameters.labels[_]
-          not input.review.object.metadata.labels[l]
-          msg := sprintf("missing label %v", [l])
-        }
-"#;
+/// A custom template (shared with `tests/current_addon.rs`).
+const TEMPLATE: &str = include_str!("../tests/fixtures/custom-labels-template.yaml");
 
 fn definition(details: Value) -> Map<String, Value> {
     json!({

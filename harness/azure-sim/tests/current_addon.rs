@@ -11,33 +11,8 @@ use serde_json::{Value, json};
 const ALLOWED_IMAGES: &str = "febd0533-8e55-448f-b837-bd0e06f16469";
 const NO_PRIVILEGE: &str = "95edb821-ddaf-4404-9732-666045e056b4";
 
-const TEMPLATE: &str = r#"apiVersion: templates.gatekeeper.sh/v1
-kind: ConstraintTemplate
-metadata:
-  name: k8scustomlabels
-spec:
-  crd:
-    spec:
-      names:
-        kind: K8sCustomLabels
-      validation:
-        openAPIV3Schema:
-          type: object
-          properties:
-            labels:
-              type: array
-              items:
-                type: string
-  targets:
-    - target: admission.k8s.gatekeeper.sh
-      rego: |
-        package k8scustomlabels
-        violation[{"msg": msg}] {
-          l := input.parameters.labels[_]
-          not input.review.object.metadata.labels[l]
-          msg := sprintf("missing label %v", [l])
-        }
-"#;
+/// A custom template (shared with the unit tests of `src/kubernetes_definitions.rs`).
+const TEMPLATE: &str = include_str!("fixtures/custom-labels-template.yaml");
 
 fn encoded(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)

@@ -4,13 +4,13 @@
 //! benchmarks, so the figures compare directly.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use policy_engine::gatekeeper_v3::{Constraint, ConstraintTemplate, PolicyClient, Review, enforcement_point};
 use policy_engine::workload;
 
-use super::bench::{peak_rss_mib, percentile};
+use super::bench::{peak_rss_mib, time_admissions};
 
 /// The ten library folders benchmarked: eight Pod templates, two Service templates.
 const TEMPLATES: [&str; 10] = [
@@ -63,37 +63,11 @@ fn loaded_client(objects: usize) -> anyhow::Result<PolicyClient> {
 
 pub fn admission(objects: usize, requests: usize) -> anyhow::Result<()> {
     let client = loaded_client(objects)?;
-    let mut latencies = Vec::with_capacity(requests);
-    let mut by_kind: std::collections::BTreeMap<String, Vec<Duration>> = Default::default();
-    let mut denied = 0;
-    let mut total = Duration::ZERO;
-    for i in 0..requests {
-        // Built outside the timing, like the 2019 benchmark: a server holds only requests in flight.
-        let review = workload::review(i, objects);
-        let kind = review.pointer("/request/kind/kind").and_then(|v| v.as_str()).unwrap_or_default().to_string();
-        let t = Instant::now();
+    time_admissions(objects, requests, "/request/kind/kind", |review| {
         let review = Review::from_any(review, "bench")?;
         let violations = client.review(&review, enforcement_point::WEBHOOK)?;
-        let elapsed = t.elapsed();
-        latencies.push(elapsed);
-        total += elapsed;
-        by_kind.entry(kind).or_default().push(elapsed);
-        denied += usize::from(violations.iter().any(|v| v.enforcement_action == "deny"));
-    }
-    latencies.sort();
-    for (kind, mut times) in by_kind {
-        times.sort();
-        println!("  {kind}: n={} p50_us={} p99_us={}", times.len(), percentile(&times, 0.50), percentile(&times, 0.99));
-    }
-    println!("requests={requests} denied={denied} total={:.3}s", total.as_secs_f64());
-    println!(
-        "admission: p50_us={} p99_us={} rps={} rss_mib={}",
-        percentile(&latencies, 0.50),
-        percentile(&latencies, 0.99),
-        (requests as f64 / total.as_secs_f64()) as u64,
-        peak_rss_mib()
-    );
-    Ok(())
+        Ok(violations.iter().any(|v| v.enforcement_action == "deny"))
+    })
 }
 
 pub fn audit(objects: usize) -> anyhow::Result<()> {
