@@ -282,7 +282,7 @@ impl AddonLifecycle {
 
         // The webhook's read endpoints carry cluster objects; only the agent gets their token, through
         // the environment (not argv, which `ps` shows), on every backend.
-        let read_token: String = (0..2).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
+        let read_token = pki::random_token();
         let mut webhook_cmd = processes::command_for(AddonProcess::Webhook)?;
         webhook_cmd
             .env("POLICY_WEBHOOK_READ_TOKEN", &read_token)

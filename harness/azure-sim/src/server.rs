@@ -157,9 +157,10 @@ impl AzureSim {
         let scheme = if config.tls { "https" } else { "http" };
         let store = Store::new(state, config.state_file.clone());
         store.flush()?;
-        let admin_token = config.admin_token.clone().or_else(|| {
-            contracts::credential::required_for(local.ip()).then(|| uuid::Uuid::new_v4().simple().to_string())
-        });
+        let admin_token = config
+            .admin_token
+            .clone()
+            .or_else(|| contracts::credential::required_for(local.ip()).then(pki::random_token));
         let app = Arc::new(App {
             store,
             config,

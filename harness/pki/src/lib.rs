@@ -31,6 +31,17 @@ pub fn install_ring_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// A fresh 128-bit secret as 32 lowercase hex digits, from ring's system random source: the bearer
+/// tokens of `contracts::credential` (azure-sim's admin token, the webhook's read token).
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut bytes)
+        .expect("the system random source is available");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A certificate with its private key, both PEM-encoded.
 #[derive(Clone, Debug)]
 pub struct CertifiedKey {
@@ -123,6 +134,14 @@ pub fn generate_key_pair_pem() -> Result<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_tokens_are_32_hex_digits_and_differ() {
+        let (a, b) = (random_token(), random_token());
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{a}");
+        assert_ne!(a, b);
+    }
 
     #[test]
     fn issues_server_and_client_certificates() {

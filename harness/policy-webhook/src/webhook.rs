@@ -73,10 +73,10 @@ pub async fn start(
     engine: PolicyEngine,
 ) -> Result<RunningWebhook, WebhookError> {
     let preloaded = engine.module_ids().len();
-    let read_token = options.read_token.clone().or_else(|| {
-        contracts::credential::required_for(options.listen.ip())
-            .then(|| rand::random::<[u8; 16]>().iter().map(|b| format!("{b:02x}")).collect())
-    });
+    let read_token = options
+        .read_token
+        .clone()
+        .or_else(|| contracts::credential::required_for(options.listen.ip()).then(pki::random_token));
     let state = Arc::new(
         AppState::new(SharedEngine::new(engine), options.denials_capacity, options.max_body_bytes)
             .with_read_token(read_token),
