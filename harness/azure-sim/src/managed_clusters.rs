@@ -281,6 +281,7 @@ fn install_request(app: &SharedApp, state: &mut SimState, cluster: &mut ManagedC
         client_id: principal.client_id,
         client_secret: principal.secret,
         config,
+        generation: contracts::AddonGeneration::Preview2019,
     }
 }
 

@@ -22,6 +22,44 @@ pub struct AddonInstall {
     pub client_secret: String,
     /// `addonProfiles.azurepolicy.config`.
     pub config: serde_json::Value,
+    /// Which add-on the cluster gets.
+    pub generation: AddonGeneration,
+}
+
+/// The two add-ons azure-sim can install (`docs/contracts.md` §4). Azure itself has run only the
+/// current one since 2020; the harness keeps the 2019 preview for the scenarios that document it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum AddonGeneration {
+    /// Today's add-on: Gatekeeper v3 in `gatekeeper-system` (ConstraintTemplates, Constraints,
+    /// `validation.gatekeeper.sh`) driven by `Microsoft.Kubernetes.Data` assignments, the agent
+    /// in `kube-system`.
+    #[default]
+    Current,
+    /// The 2019 preview: Gatekeeper v2 and the agent in `azure-policy`, Rego in ConfigMaps, driven
+    /// by `EnforceRegoPolicy` assignments, behind the preview features.
+    Preview2019,
+}
+
+impl AddonGeneration {
+    /// `current` or `preview`, as `--addon-generation` spells them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddonGeneration::Current => "current",
+            AddonGeneration::Preview2019 => "preview",
+        }
+    }
+}
+
+impl std::str::FromStr for AddonGeneration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "current" => Ok(AddonGeneration::Current),
+            "preview" | "preview-2019" | "2019" => Ok(AddonGeneration::Preview2019),
+            other => Err(format!("unknown add-on generation {other:?}: expected `current` or `preview`")),
+        }
+    }
 }
 
 /// Why the add-on controller could not do what azure-sim asked. The message (`Display`) is what

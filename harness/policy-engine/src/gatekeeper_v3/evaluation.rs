@@ -159,8 +159,18 @@ impl PolicyClient {
     /// a bare object. Objects are split in chunks evaluated on every core; each worker reuses one
     /// engine per template.
     pub fn audit(&self) -> Result<Vec<Violation>, GatekeeperError> {
+        self.audit_of(&self.inventory.objects())
+    }
+
+    /// The audit of `objects` (Kubernetes objects as JSON) instead of the inventory, which stays
+    /// what referential templates read: Gatekeeper's audit lists the cluster's objects itself.
+    pub fn audit_json(&self, objects: &[serde_json::Value]) -> Result<Vec<Violation>, GatekeeperError> {
+        let objects: Vec<Value> = objects.iter().map(to_value).collect();
+        self.audit_of(&objects)
+    }
+
+    fn audit_of(&self, objects: &[Value]) -> Result<Vec<Violation>, GatekeeperError> {
         const CHUNK: usize = 128;
-        let objects = self.inventory.objects();
         let chunks: Vec<&[Value]> = objects.chunks(CHUNK).collect();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut violations = Vec::new();
