@@ -7,6 +7,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::wait::{await_condition, conditions};
 
+use super::config_crd::{CONFIG_CRD_NAME, config_crd};
 use super::template_crd::{CRD_NAME, constraint_template_crd};
 
 /// The field manager of everything the controller writes.
@@ -69,8 +70,11 @@ pub async fn wait_established(client: &kube::Client, name: &str, timeout: Durati
     }
 }
 
-/// Install the ConstraintTemplate CRD and wait until templates can be created.
+/// Install the ConstraintTemplate and Config CRDs and wait until templates and the `Config` can
+/// be created.
 pub async fn install_crds(client: &kube::Client) -> Result<(), CrdError> {
     apply_crd(client, &constraint_template_crd()).await?;
-    wait_established(client, CRD_NAME, ESTABLISH_TIMEOUT).await
+    apply_crd(client, &config_crd()).await?;
+    wait_established(client, CRD_NAME, ESTABLISH_TIMEOUT).await?;
+    wait_established(client, CONFIG_CRD_NAME, ESTABLISH_TIMEOUT).await
 }

@@ -10,11 +10,17 @@
 //!   into that state.
 //! * [`sync`]: the `Config` `config`'s `spec.sync.syncOnly` kinds, watched into `data.inventory`.
 //! * [`watch`]: the watch loop and relist bookkeeping the watchers share.
+//! * [`denial_log`]: the `deny`/`warn` results of admission, for `GET /v1/denials`.
+//! * [`readiness`]: whether the policy reflects the cluster yet (`GET /readyz`).
+//! * [`read_api`]: `/readyz`, `/v1/audit`, `/v1/audit/run`, `/v1/denials` and their read token.
 //! * [`server`]: the HTTPS server and [`start`]; [`registration`]: the
 //!   ValidatingWebhookConfiguration as Gatekeeper registers it.
 
 pub mod admission;
+pub mod denial_log;
 pub mod policy_cache;
+pub mod read_api;
+pub mod readiness;
 pub mod registration;
 pub mod server;
 pub mod shared_policy;

@@ -13,6 +13,7 @@ use kube::discovery::ApiResource;
 use policy_engine::gatekeeper_v3::{Constraint, ConstraintTemplate, PolicyClient};
 use serde_json::Value;
 
+use super::readiness::Readiness;
 use super::shared_policy::SharedPolicy;
 use super::watch::{Change, Key, Watcher, watch};
 
@@ -130,10 +131,10 @@ impl CacheState {
 }
 
 /// Watches ConstraintTemplates forever, and the constraints of each loaded template's kind while
-/// the template exists.
-pub async fn run(client: kube::Client, shared: Arc<SharedPolicy>) {
+/// the template exists. First lists are marked in `readiness`.
+pub async fn run(client: kube::Client, shared: Arc<SharedPolicy>, readiness: Arc<Readiness>) {
     let mut constraint_watchers: HashMap<String, Watcher> = HashMap::new();
-    let apply = |changes: Vec<Change>, _listed: bool| {
+    let apply = |changes: Vec<Change>, listed: bool| {
         let (added, removed) = shared.update(|state| {
             let (mut added, mut removed) = (Vec::new(), Vec::new());
             for change in changes {
@@ -146,20 +147,24 @@ pub async fn run(client: kube::Client, shared: Arc<SharedPolicy>) {
         });
         for kind in removed {
             constraint_watchers.remove(&kind);
+            readiness.constraints_listed(&kind);
         }
         for kind in added {
-            constraint_watchers
-                .entry(kind.clone())
-                .or_insert_with(|| Watcher(tokio::spawn(watch_constraints(client.clone(), shared.clone(), kind))));
+            constraint_watchers.entry(kind.clone()).or_insert_with(|| {
+                Watcher(tokio::spawn(watch_constraints(client.clone(), shared.clone(), readiness.clone(), kind)))
+            });
+        }
+        if listed {
+            readiness.templates_listed(constraint_watchers.keys().cloned());
         }
     };
     watch(client.clone(), template_resource(), apply).await;
 }
 
 /// Watches the constraints of `kind` into the shared state.
-async fn watch_constraints(client: kube::Client, shared: Arc<SharedPolicy>, kind: String) {
+async fn watch_constraints(client: kube::Client, shared: Arc<SharedPolicy>, readiness: Arc<Readiness>, kind: String) {
     tracing::info!(kind = %kind, "watching constraints");
-    watch(client, constraint_resource(&kind), |changes, _| {
+    watch(client, constraint_resource(&kind), |changes, listed| {
         shared.update(|state| {
             for change in changes {
                 match change {
@@ -167,7 +172,10 @@ async fn watch_constraints(client: kube::Client, shared: Arc<SharedPolicy>, kind
                     Change::Remove((_, name)) => state.remove_constraint(&kind, &name),
                 }
             }
-        })
+        });
+        if listed {
+            readiness.constraints_listed(&kind);
+        }
     })
     .await;
 }

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::GATEKEEPER_NAMESPACE;
 use super::policy_cache::CacheState;
+use super::readiness::Readiness;
 use super::shared_policy::SharedPolicy;
 use super::watch::{Change, Key, Watcher, watch};
 
@@ -89,11 +90,15 @@ impl CacheState {
     }
 }
 
-/// Watches the `Config` forever and keeps one watcher per synced kind.
-pub async fn run(client: kube::Client, shared: Arc<SharedPolicy>) {
+/// Watches the `Config` forever and keeps one watcher per synced kind; the first list of Configs
+/// is marked in `readiness`.
+pub async fn run(client: kube::Client, shared: Arc<SharedPolicy>, readiness: Arc<Readiness>) {
     let mut watchers: BTreeMap<SyncKind, Watcher> = BTreeMap::new();
     let is_config = |ns: Option<&str>, name: &str| ns == Some(GATEKEEPER_NAMESPACE) && name == CONFIG_NAME;
-    let apply = |changes: Vec<Change>, _listed: bool| {
+    let apply = |changes: Vec<Change>, listed: bool| {
+        if listed {
+            readiness.config_listed();
+        }
         let mut desired = None;
         for change in changes {
             match change {
