@@ -1,13 +1,20 @@
-//! Wires the parts together from a [`Config`]: clients, the two loops and the HTTP server.
+//! Wires the parts together from a [`Config`]: clients, the two loops of the configured add-on
+//! generation and the HTTP server.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use contracts::AddonGeneration;
+
 use crate::audit_cycle::AuditCycle;
 use crate::backoff::RetryPolicy;
 use crate::config::Config;
 use crate::configmap_cache::ConfigMapStore;
+use crate::current::compliance_cycle::ComplianceCycle;
+use crate::current::gatekeeper_client::GatekeeperClient;
+use crate::current::install_cycle::InstallCycle;
+use crate::current::install_state::InstallState;
 use crate::dataplane_client::DataplaneClient;
 use crate::http_client::{self, HttpError};
 use crate::metrics::Metrics;
@@ -72,28 +79,45 @@ pub async fn start(cfg: Config) -> Result<AgentHandle, StartError> {
         Arc::new(TokenSource::new(dp_http.clone(), &cfg.dataplane_endpoint, &cfg.client_id, &cfg.client_secret, retry));
     let dataplane = Arc::new(DataplaneClient::new(dp_http, &cfg.dataplane_endpoint, &cfg.resource_id, token, retry));
     let wh_http = http_client::build(cfg.webhook_ca_file.as_deref(), cfg.http_timeout, true)?;
-    let webhook = WebhookClient::new(
-        wh_http,
-        &cfg.webhook_url,
-        RetryPolicy::new(3, Duration::from_millis(200), Duration::from_secs(2)),
-    )
-    .with_read_token(cfg.webhook_read_token.clone());
-    let store = ConfigMapStore::new(kube_client(cfg.kubeconfig.as_deref()).await?, &cfg.policy_namespace);
-
-    let refresh_state = Arc::new(RefreshState::default());
-    let refresh = Arc::new(RefreshCycle::new(
-        dataplane.clone(),
-        store,
-        policy_engine_filler(),
-        refresh_state.clone(),
-        metrics.clone(),
-    ));
+    let webhook_retry = RetryPolicy::new(3, Duration::from_millis(200), Duration::from_secs(2));
+    let kube = kube_client(cfg.kubeconfig.as_deref()).await?;
     let report_retry = RetryPolicy::new(10, Duration::from_millis(200), cfg.retry_cap);
     let reporter = Reporter::new(dataplane.clone(), report_retry, cfg.report_queue_capacity, metrics.clone());
-    let audit = Arc::new(AuditCycle::new(dataplane, webhook, refresh_state, reporter, metrics.clone()));
+    let (refresh_every, audit_every) = (cfg.refresh_every(), cfg.audit_every());
 
-    let refresh = CycleLoop::spawn(refresh, cfg.refresh_interval, Duration::ZERO, metrics.clone());
-    let audit = CycleLoop::spawn(audit, cfg.audit_interval, cfg.audit_interval, metrics.clone());
+    let (refresh, audit) = match cfg.generation {
+        AddonGeneration::Preview2019 => {
+            let webhook = WebhookClient::new(wh_http, &cfg.webhook_url, webhook_retry)
+                .with_read_token(cfg.webhook_read_token.clone());
+            let store = ConfigMapStore::new(kube, &cfg.policy_namespace);
+            let refresh_state = Arc::new(RefreshState::default());
+            let refresh = Arc::new(RefreshCycle::new(
+                dataplane.clone(),
+                store,
+                policy_engine_filler(),
+                refresh_state.clone(),
+                metrics.clone(),
+            ));
+            let audit = Arc::new(AuditCycle::new(dataplane, webhook, refresh_state, reporter, metrics.clone()));
+            (
+                CycleLoop::spawn(refresh, refresh_every, Duration::ZERO, metrics.clone()),
+                CycleLoop::spawn(audit, audit_every, audit_every, metrics.clone()),
+            )
+        }
+        AddonGeneration::Current => {
+            let gatekeeper =
+                GatekeeperClient::new(wh_http, &cfg.webhook_url, webhook_retry, cfg.webhook_read_token.clone());
+            let install_state = Arc::new(InstallState::default());
+            let refresh =
+                Arc::new(InstallCycle::new(dataplane.clone(), kube.clone(), install_state.clone(), metrics.clone()));
+            let audit =
+                Arc::new(ComplianceCycle::new(dataplane, gatekeeper, kube, install_state, reporter, metrics.clone()));
+            (
+                CycleLoop::spawn(refresh, refresh_every, Duration::ZERO, metrics.clone()),
+                CycleLoop::spawn(audit, audit_every, audit_every, metrics.clone()),
+            )
+        }
+    };
 
     let listener = tokio::net::TcpListener::bind(cfg.listen_addr)
         .await
@@ -106,7 +130,13 @@ pub async fn start(cfg: Config) -> Result<AgentHandle, StartError> {
             .and_then(|_| std::fs::rename(&tmp, path))
             .map_err(StartError::AddrFile)?;
     }
-    tracing::info!(%addr, namespace = %cfg.policy_namespace, cluster = %cfg.resource_id, "policy-agent listening");
+    tracing::info!(
+        %addr,
+        generation = cfg.generation.as_str(),
+        namespace = %cfg.policy_namespace,
+        cluster = %cfg.resource_id,
+        "policy-agent listening"
+    );
     let app = router(ServerState { metrics: metrics.clone(), refresh: refresh.clone(), audit: audit.clone() });
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

@@ -9,18 +9,24 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use contracts::AddonGeneration;
 
 /// The agent's whole configuration. `Config::parse()` reads flags, then env vars.
 #[derive(Clone, Debug, Parser)]
 #[command(name = "policy-agent", version, about = "Azure Policy for AKS add-on (2019 preview simulation)")]
 pub struct Config {
-    /// How often assignments are fetched and ConfigMaps recreated.
-    #[arg(long, env = "REFRESH_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
-    pub refresh_interval: Duration,
+    /// Which add-on this agent is: `preview` (the 2019 add-on: Rego in ConfigMaps) or `current`
+    /// (Gatekeeper v3 ConstraintTemplates and Constraints).
+    #[arg(long, env = "ADDON_GENERATION", default_value = "preview", value_parser = parse_generation)]
+    pub generation: AddonGeneration,
 
-    /// How often the full scan runs and compliance is reported.
-    #[arg(long, env = "AUDIT_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
-    pub audit_interval: Duration,
+    /// How often assignments are fetched and installed [default: 5m for preview, 15m for current].
+    #[arg(long, env = "REFRESH_INTERVAL", value_parser = humantime::parse_duration)]
+    pub refresh_interval: Option<Duration>,
+
+    /// How often the full scan runs and compliance is reported [default: 5m for preview, 15m for current].
+    #[arg(long, env = "AUDIT_INTERVAL", value_parser = humantime::parse_duration)]
+    pub audit_interval: Option<Duration>,
 
     /// azure-sim's base URL (ARM and dataplane share it).
     #[arg(long, env = "DATAPLANE_ENDPOINT")]
@@ -84,6 +90,30 @@ pub struct Config {
     pub report_queue_capacity: usize,
 }
 
+impl Config {
+    /// The refresh interval: as given, else the generation's default (the 2019 add-on's 5 minutes,
+    /// today's 15 minutes, reference §3.1).
+    pub fn refresh_every(&self) -> Duration {
+        self.refresh_interval.unwrap_or_else(|| default_interval(self.generation))
+    }
+
+    /// The audit interval: as given, else the generation's default.
+    pub fn audit_every(&self) -> Duration {
+        self.audit_interval.unwrap_or_else(|| default_interval(self.generation))
+    }
+}
+
+fn default_interval(generation: AddonGeneration) -> Duration {
+    match generation {
+        AddonGeneration::Preview2019 => Duration::from_secs(5 * 60),
+        AddonGeneration::Current => Duration::from_secs(15 * 60),
+    }
+}
+
+fn parse_generation(s: &str) -> Result<AddonGeneration, String> {
+    s.parse()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,13 +134,26 @@ mod tests {
             "https://w",
         ];
         let c = Config::try_parse_from(base).unwrap();
-        assert_eq!(c.refresh_interval, Duration::from_secs(300));
-        assert_eq!(c.audit_interval, Duration::from_secs(300));
+        assert_eq!(c.generation, AddonGeneration::Preview2019);
+        assert_eq!(c.refresh_every(), Duration::from_secs(300));
+        assert_eq!(c.audit_every(), Duration::from_secs(300));
         assert_eq!(c.policy_namespace, "azure-policy");
         let mut args = base.to_vec();
         args.extend(["--refresh-interval", "2s", "--audit-interval", "1m 30s"]);
         let c = Config::try_parse_from(args).unwrap();
-        assert_eq!(c.refresh_interval, Duration::from_secs(2));
-        assert_eq!(c.audit_interval, Duration::from_secs(90));
+        assert_eq!(c.refresh_every(), Duration::from_secs(2));
+        assert_eq!(c.audit_every(), Duration::from_secs(90));
+
+        let mut current = base.to_vec();
+        current.extend(["--generation", "current"]);
+        let c = Config::try_parse_from(&current).unwrap();
+        assert_eq!(c.generation, AddonGeneration::Current);
+        assert_eq!((c.refresh_every(), c.audit_every()), (Duration::from_secs(900), Duration::from_secs(900)));
+        current.extend(["--audit-interval", "1m"]);
+        let c = Config::try_parse_from(&current).unwrap();
+        assert_eq!((c.refresh_every(), c.audit_every()), (Duration::from_secs(900), Duration::from_secs(60)));
+        let mut wrong = base.to_vec();
+        wrong.extend(["--generation", "2030"]);
+        assert!(Config::try_parse_from(wrong).unwrap_err().to_string().contains("expected `current` or `preview`"));
     }
 }

@@ -38,19 +38,32 @@ impl DataplaneClient {
         self.retry
     }
 
-    /// The cluster's active assignments, retried on transient failures.
+    /// The cluster's active 2019 (Rego) assignments, retried on transient failures.
     pub async fn assignments(&self) -> Result<Vec<Assignment>, HttpError> {
+        Ok(self.assignment_list().await?.assignments)
+    }
+
+    /// The whole assignment list: the 2019 assignments and the current add-on's
+    /// `constraintAssignments`, retried on transient failures.
+    pub async fn assignment_list(&self) -> Result<AssignmentList, HttpError> {
         let mut url = reqwest::Url::parse(&format!("{}/dataplane/v1/assignments", self.base))
             .map_err(|e| HttpError::Setup(format!("dataplane endpoint: {e}")))?;
         url.query_pairs_mut().append_pair("clusterId", &self.cluster_id);
-        let list: AssignmentList =
-            retry(self.retry, || self.authorized("assignments", |http| http.get(url.clone())), log_retry).await?;
-        Ok(list.assignments)
+        retry(self.retry, || self.authorized("assignments", |http| http.get(url.clone())), log_retry).await
     }
 
     /// Downloads one Rego file (no auth: `/policies/...` is public), retried with back-off.
     pub async fn download_policy(&self, policy_uri: &str) -> Result<String, HttpError> {
-        retry(self.retry, || send_text("policy download", self.http.get(policy_uri)), log_retry).await
+        self.download("policy download", policy_uri).await
+    }
+
+    /// Downloads a ConstraintTemplate or Constraint YAML (a public store URL), retried with back-off.
+    pub async fn download_template(&self, url: &str) -> Result<String, HttpError> {
+        self.download("template download", url).await
+    }
+
+    async fn download(&self, op: &'static str, url: &str) -> Result<String, HttpError> {
+        retry(self.retry, || send_text(op, self.http.get(url)), log_retry).await
     }
 
     /// One attempt at posting `report`; the caller owns the retry loop because it also owns the

@@ -1,5 +1,10 @@
 //! # policy-agent: the `azurepolicy` add-on (Azure Policy for AKS, 2019 preview)
 //!
+//! With `--generation current` (env `ADDON_GENERATION`) it is today's add-on agent instead: the
+//! same HTTP server and triggers, but Gatekeeper v3 ConstraintTemplates and Constraints instead of
+//! ConfigMaps, and constraint compliance from the `gatekeeper` process; see [`current`]. What
+//! follows describes the 2019 preview (`--generation preview`, the default).
+//!
 //! Two loops, as the 2019 documentation describes them:
 //!
 //! * **Refresh** ([`refresh_cycle`], every `REFRESH_INTERVAL`, default 5m): fetch the cluster's active
@@ -63,6 +68,7 @@ pub mod audit_cycle;
 pub mod backoff;
 pub mod config;
 pub mod configmap_cache;
+pub mod current;
 pub mod dataplane_client;
 pub mod http_client;
 pub mod metrics;

@@ -27,6 +27,12 @@ pub struct CycleOutcome {
 pub trait Cycle: Send + Sync + 'static {
     fn kind(&self) -> CycleKind;
     fn run(&self, cycle: u64) -> impl Future<Output = Result<String, String>> + Send;
+
+    /// The cycle someone asked for (`POST /trigger/...`); by default the same as the periodic one.
+    /// The current add-on's audit asks Gatekeeper for a fresh audit here.
+    fn run_triggered(&self, cycle: u64) -> impl Future<Output = Result<String, String>> + Send {
+        self.run(cycle)
+    }
 }
 
 /// Handle to a running loop.
@@ -54,7 +60,7 @@ impl CycleLoop {
                 while let Ok(reply) = rx.try_recv() {
                     waiters.push(reply);
                 }
-                let outcome = run_one(&*cycle, &metrics).await;
+                let outcome = run_one(&*cycle, !waiters.is_empty(), &metrics).await;
                 for w in waiters {
                     let _ = w.send(outcome.clone());
                 }
@@ -71,11 +77,11 @@ impl CycleLoop {
     }
 }
 
-async fn run_one<C: Cycle>(cycle: &C, metrics: &Metrics) -> CycleOutcome {
+async fn run_one<C: Cycle>(cycle: &C, triggered: bool, metrics: &Metrics) -> CycleOutcome {
     let kind = cycle.kind();
     let number = metrics.cycle_stats(kind).cycles + 1;
     let started = Instant::now();
-    let result = cycle.run(number).await;
+    let result = if triggered { cycle.run_triggered(number).await } else { cycle.run(number).await };
     let ms = started.elapsed().as_millis() as u64;
     let n = metrics.record_cycle(kind, &result, ms);
     match &result {
@@ -89,4 +95,47 @@ async fn run_one<C: Cycle>(cycle: &C, metrics: &Metrics) -> CycleOutcome {
         }
     }
     CycleOutcome { cycle: n, ok: result.is_ok(), error: result.err() }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Records which entry point each cycle went through.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<&'static str>>);
+
+    impl Cycle for Recorder {
+        fn kind(&self) -> CycleKind {
+            CycleKind::Audit
+        }
+
+        async fn run(&self, _cycle: u64) -> Result<String, String> {
+            self.0.lock().unwrap().push("tick");
+            Ok(String::new())
+        }
+
+        async fn run_triggered(&self, _cycle: u64) -> Result<String, String> {
+            self.0.lock().unwrap().push("trigger");
+            Ok(String::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_triggered_cycle_runs_the_triggered_entry_point() {
+        let recorder = Arc::new(Recorder::default());
+        let metrics = Arc::new(Metrics::default());
+        let lp = CycleLoop::spawn(recorder.clone(), Duration::from_secs(3600), Duration::ZERO, metrics.clone());
+        // The first tick fires at once; wait for it before triggering.
+        let start = Instant::now();
+        while metrics.cycle_stats(CycleKind::Audit).cycles == 0 {
+            assert!(start.elapsed() < Duration::from_secs(10), "the first tick never ran");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let outcome = lp.trigger().await.unwrap();
+        assert!(outcome.ok);
+        assert_eq!(*recorder.0.lock().unwrap(), ["tick", "trigger"]);
+    }
 }

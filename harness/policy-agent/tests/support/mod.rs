@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 pub mod agent_process;
 pub mod azure_world;
+pub mod current_world;
 pub mod fake_dataplane;
 pub mod flaky_proxy;
 pub mod stub_webhook;
