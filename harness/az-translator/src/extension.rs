@@ -62,9 +62,10 @@ pub(crate) fn run(cli: &mut AzCli, verb: &str, args: &Args) -> AzResult<Value> {
     }
 }
 
-/// Whether the installed aks-preview (if any) knows the `azure-policy` add-on (0.4.0 or later).
+/// Whether the CLI knows the `azure-policy` add-on: built in (today's CLI), or through an installed
+/// aks-preview of 0.4.0 or later (2019).
 pub(crate) fn has_azure_policy(cli: &AzCli) -> bool {
-    cli.extensions.get(AKS_PREVIEW).is_some_and(|v| version_key(v) >= version_key("0.4.0"))
+    cli.azure_policy_built_in || cli.extensions.get(AKS_PREVIEW).is_some_and(|v| version_key(v) >= version_key("0.4.0"))
 }
 
 fn version_key(v: &str) -> Vec<u64> {

@@ -109,6 +109,9 @@ pub struct AzCli {
     location: String,
     /// Installed extensions: name → version (the CLI's `~/.azure/cliextensions`).
     extensions: BTreeMap<String, String>,
+    /// Whether `az aks` knows the `azure-policy` add-on without aks-preview, as every CLI since the
+    /// add-on's general availability does (see [`AzCli::set_azure_policy_built_in`]).
+    azure_policy_built_in: bool,
     /// Interval between LRO polls (see [`arm::DEFAULT_POLL_INTERVAL`]).
     pub poll_interval: Duration,
     /// Longest an LRO may take before the command fails.
@@ -150,11 +153,18 @@ impl AzCli {
             tenant: config.tenant_id,
             location: config.location,
             extensions: BTreeMap::new(),
+            azure_policy_built_in: false,
             poll_interval: arm::DEFAULT_POLL_INTERVAL,
             lro_timeout: arm::DEFAULT_LRO_TIMEOUT,
             max_retries: 3,
             warnings: Vec::new(),
         })
+    }
+
+    /// The CLI a user of today's add-on runs: `azure-policy` is a core `az aks` add-on, no extension
+    /// needed. The other commands and api-versions stay the 2019 CLI's, which azure-sim serves alike.
+    pub fn set_azure_policy_built_in(&mut self, built_in: bool) {
+        self.azure_policy_built_in = built_in;
     }
 
     /// A CLI logged in to `subscription` of a running azure-sim (owner token, default location `westus2`).

@@ -23,6 +23,19 @@ pub(crate) const SPECS: &[Spec] = &[
     Spec { words: &["policy", "definition", "list"], opts: &[] },
     Spec { words: &["policy", "definition", "show"], opts: &[req(NAME)] },
     Spec {
+        words: &["policy", "definition", "create"],
+        opts: &[
+            req(NAME),
+            req(&["--rules"]),
+            val(&["--params"]),
+            val(&["--mode", "-m"]),
+            val(&["--display-name"]),
+            val(&["--description"]),
+            many(&["--metadata"]),
+        ],
+    },
+    Spec { words: &["policy", "definition", "delete"], opts: &[req(NAME)] },
+    Spec {
         words: &["policy", "assignment", "create"],
         opts: &[
             val(NAME),
@@ -74,6 +87,10 @@ async fn run_raw(cli: &mut AzCli, words: &[&str], args: &Args) -> AzResult<Value
     match words {
         ["definition", "list"] => cli.list(&definitions, api::POLICY).await,
         ["definition", "show"] => cli.get(&format!("{definitions}/{}", args.must("--name")), api::POLICY).await,
+        ["definition", "create"] => create_definition(cli, &definitions, args).await,
+        ["definition", "delete"] => {
+            cli.delete(&format!("{definitions}/{}", args.must("--name")), api::POLICY).await.map(|_| Value::Null)
+        }
         ["assignment", "create"] => create(cli, args).await,
         ["assignment", "list"] => list(cli, args).await,
         ["assignment", verb] => {
@@ -113,11 +130,48 @@ fn scope(cli: &AzCli, args: &Args) -> AzResult<String> {
 
 /// `--params`: inline JSON or `@file`, sent as given (the `{"p": {"value": …}}` wrapper is the user's job).
 fn params(text: &str) -> AzResult<Value> {
-    let content = match text.strip_prefix('@') {
+    json_argument("--params", text)
+}
+
+/// A JSON argument given inline, as `@file`, or (like the CLI's `--rules`) as the path of a file.
+fn json_argument(flag: &str, text: &str) -> AzResult<Value> {
+    let path = text.strip_prefix('@').or_else(|| {
+        let trimmed = text.trim_start();
+        (!trimmed.starts_with('{') && !trimmed.starts_with('[') && std::path::Path::new(text).is_file()).then_some(text)
+    });
+    let content = match path {
         Some(path) => std::fs::read_to_string(path).map_err(|e| AzError::cli(format!("cannot read {path}: {e}")))?,
         None => text.to_string(),
     };
-    serde_json::from_str(&content).map_err(|e| AzError::cli(format!("Failed to parse JSON in --params: {e}")))
+    serde_json::from_str(&content).map_err(|e| AzError::cli(format!("Failed to parse JSON in {flag}: {e}")))
+}
+
+/// `az policy definition create`: a custom definition in the subscription. Like the CLI, the mode
+/// defaults to `Indexed` and `--metadata` takes `key=value` pairs.
+async fn create_definition(cli: &mut AzCli, definitions: &str, args: &Args) -> AzResult<Value> {
+    let mut properties = Map::new();
+    properties.insert("mode".into(), json!(args.get("--mode").unwrap_or("Indexed")));
+    properties.insert("policyRule".into(), json_argument("--rules", args.must("--rules"))?);
+    if let Some(p) = args.get("--params") {
+        properties.insert("parameters".into(), json_argument("--params", p)?);
+    }
+    for (flag, field) in [("--display-name", "displayName"), ("--description", "description")] {
+        if let Some(v) = args.get(flag) {
+            properties.insert(field.into(), json!(v));
+        }
+    }
+    let mut metadata = Map::new();
+    for pair in args.list("--metadata").iter().flat_map(|s| s.split_whitespace()) {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| AzError::cli(format!("usage error: --metadata KEY=VALUE [KEY=VALUE ...], got '{pair}'")))?;
+        metadata.insert(key.to_string(), json!(value));
+    }
+    if !metadata.is_empty() {
+        properties.insert("metadata".into(), Value::Object(metadata));
+    }
+    let path = format!("{definitions}/{}", args.must("--name"));
+    Ok(cli.put(&path, api::POLICY, &json!({ "properties": properties })).await?.body)
 }
 
 async fn create(cli: &mut AzCli, args: &Args) -> AzResult<Value> {

@@ -27,6 +27,8 @@ async fn fixture(config: SimConfig) -> Fixture {
     pki::install_ring_provider();
     let sim = AzureSim::start(config, Arc::new(NoopAddonController)).await.expect("start azure-sim");
     let sub = sim.new_subscription("az-cli test").subscription_id;
+    // The CLI of 2019 enabled the 2019 preview add-on, behind its preview features.
+    sim.set_addon_generation(&sub, azure_sim::AddonGeneration::Preview2019).expect("preview subscription");
     let az = AzCli::for_sim(&sim, &sub).expect("az");
     Fixture { sim, az, sub }
 }

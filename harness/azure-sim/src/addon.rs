@@ -6,7 +6,7 @@
 //! The request and the error are wire types of their own, in [`contracts::addon`]; how a failed call
 //! reads as an ARM error is decided here, once, by [`AddonFailure`].
 
-pub use contracts::addon::{AddonError, AddonInstall};
+pub use contracts::addon::{AddonError, AddonGeneration, AddonInstall};
 
 use crate::state::OperationError;
 

@@ -62,7 +62,7 @@ pub struct NewSubscription {
 /// and a ready token (one per scenario keeps scenarios apart).
 pub async fn new_subscription(State(app): State<SharedApp>, body: JsonBody<NewSubscription>) -> Response {
     let name = body.ok().and_then(|Json(b)| b.display_name).unwrap_or_else(|| "Azure Sim Scenario".to_string());
-    let creds = app.store.write(|state| subscriptions::create(state, &name));
+    let creds = app.store.write(|state| subscriptions::create(state, &name, app.config.addon_generation));
     let token = app.token_for(&creds.subscription_id).unwrap_or_default();
     let body = json!({
         "subscriptionId": creds.subscription_id, "tenantId": creds.tenant_id,

@@ -27,6 +27,10 @@ pub struct SimConfig {
     /// The bearer token `/admin/...` requires ([`contracts::credential`]). `None`: open on a
     /// loopback-only listener, a generated token on any other (see [`crate::RunningSim::admin_token`]).
     pub admin_token: Option<String>,
+    /// The add-on a new subscription's clusters get when `azurepolicy` is enabled (default: today's,
+    /// GA, no preview feature needed). [`crate::RunningSim::set_addon_generation`] changes one
+    /// subscription's.
+    pub addon_generation: contracts::AddonGeneration,
 }
 
 impl Default for SimConfig {
@@ -41,6 +45,7 @@ impl Default for SimConfig {
             provider_delay: Duration::ZERO,
             max_body_bytes: 4 * 1024 * 1024,
             admin_token: None,
+            addon_generation: contracts::AddonGeneration::default(),
         }
     }
 }

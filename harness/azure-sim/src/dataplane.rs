@@ -55,7 +55,9 @@ fn admit(state: &SimState, headers: &HeaderMap, cluster_id: &str) -> ArmResult<S
         .filter(|_| segs.first().is_some_and(|s| s.eq_ignore_ascii_case("subscriptions")))
         .ok_or_else(not_found)?;
     caller.authorize(subscription, "Microsoft.PolicyInsights/dataplane/action", cluster_id)?;
-    if let Some(message) = gate_refusal(state, subscription, DATAPLANE_FEATURE, false) {
+    // Today's add-on is generally available; only the 2019 preview's dataplane was gated.
+    let gated = state.addon_generation(subscription) == contracts::AddonGeneration::Preview2019;
+    if gated && let Some(message) = gate_refusal(state, subscription, DATAPLANE_FEATURE, false) {
         return Err(ArmError::forbidden("FeatureNotRegistered", message));
     }
     let cluster = state.cluster_by_id(cluster_id).filter(|c| azurepolicy_enabled(&c.body)).ok_or_else(not_found)?;

@@ -61,7 +61,7 @@ mod state;
 mod subscriptions;
 mod template_store;
 
-pub use addon::{AddonController, AddonError, AddonInstall, NoopAddonController};
+pub use addon::{AddonController, AddonError, AddonGeneration, AddonInstall, NoopAddonController};
 pub use config::SimConfig;
 pub use error::{ArmError, SimError};
 pub use faults::{Fault, FaultRule, Faults};

@@ -8,6 +8,7 @@
 
 use axum::http::{Method, StatusCode, header::HeaderName};
 use axum::response::{IntoResponse, Response};
+use contracts::AddonGeneration;
 use serde_json::{Map, Value, json};
 
 use crate::addon::{AddonFailure, AddonInstall};
@@ -193,7 +194,8 @@ fn merged_body(req: &ArmRequest, incoming: Map<String, Value>, existing: Option<
     Ok(Value::Object(body))
 }
 
-/// Refuses enabling the add-on before the preview opt-in, or on Kubernetes older than 1.10.
+/// Refuses enabling the add-on on Kubernetes older than 1.10, or, for the 2019 preview, before the
+/// preview opt-in. Today's add-on is generally available: no preview feature gates it.
 fn check_addon_allowed(state: &SimState, subscription: &str, body: &Value) -> ArmResult<()> {
     let version = body["properties"]["kubernetesVersion"].as_str().unwrap_or_default();
     if minor_version(version).is_none_or(|v| v < (1, 10)) {
@@ -201,6 +203,9 @@ fn check_addon_allowed(state: &SimState, subscription: &str, body: &Value) -> Ar
             "AddonNotSupportedForKubernetesVersion",
             format!("The azurepolicy add-on requires Kubernetes 1.10 or later; the cluster runs '{version}'."),
         ));
+    }
+    if state.addon_generation(subscription) == AddonGeneration::Current {
+        return Ok(());
     }
     match gate_refusal(state, subscription, AZURE_POLICY_FEATURE, true) {
         Some(message) => Err(ArmError::bad_request(
@@ -281,7 +286,7 @@ fn install_request(app: &SharedApp, state: &mut SimState, cluster: &mut ManagedC
         client_id: principal.client_id,
         client_secret: principal.secret,
         config,
-        generation: contracts::AddonGeneration::Preview2019,
+        generation: state.addon_generation(sub),
     }
 }
 

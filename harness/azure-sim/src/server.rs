@@ -12,6 +12,7 @@ use axum::http::Uri;
 use axum::routing::{delete, get, post};
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
+use contracts::AddonGeneration;
 
 use crate::addon::AddonController;
 use crate::app::{App, SharedApp};
@@ -130,7 +131,7 @@ impl AzureSim {
             Some(path) => Store::load(path)?,
             None => None,
         };
-        let mut state = loaded.unwrap_or_else(subscriptions::initial_state);
+        let mut state = loaded.unwrap_or_else(|| subscriptions::initial_state(config.addon_generation));
         let listener = std::net::TcpListener::bind(config.addr)
             .map_err(|source| SimError::Bind { addr: config.addr.to_string(), source })?;
         let local = listener.local_addr().map_err(|source| SimError::Bind { addr: config.addr.to_string(), source })?;
@@ -258,7 +259,28 @@ impl RunningSim {
 
     /// A fresh subscription (own owner principal); give each scenario its own.
     pub fn new_subscription(&self, display_name: &str) -> SubscriptionCredentials {
-        self.app.store.write(|state| subscriptions::create(state, display_name))
+        self.app.store.write(|state| subscriptions::create(state, display_name, self.app.config.addon_generation))
+    }
+
+    /// Puts `subscription` on add-on `generation`: its clusters get that add-on at their next
+    /// `azurepolicy` enable (an installed add-on stays as it is). Scenarios that document the 2019
+    /// preview use this on a server whose default is today's add-on.
+    pub fn set_addon_generation(&self, subscription: &str, generation: AddonGeneration) -> Result<(), SimError> {
+        self.app.store.write(|state| match state.subscription_mut(subscription) {
+            Some(s) => {
+                s.addon_generation = generation;
+                Ok(())
+            }
+            None => Err(SimError::UnknownSubscription(subscription.to_string())),
+        })
+    }
+
+    /// The add-on `subscription`'s clusters get.
+    pub fn addon_generation(&self, subscription: &str) -> Result<AddonGeneration, SimError> {
+        self.app
+            .store
+            .read(|state| state.subscription(subscription).map(|s| s.addon_generation))
+            .ok_or_else(|| SimError::UnknownSubscription(subscription.to_string()))
     }
 
     /// Approves a `Pending` preview feature (Microsoft's manual approval in 2019).

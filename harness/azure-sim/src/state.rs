@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use contracts::AddonGeneration;
 use contracts::dataplane::{ComplianceReport, Violation};
 
 use crate::error::SimError;
@@ -111,6 +112,31 @@ pub struct Subscription {
     pub clusters: BTreeMap<String, ManagedCluster>,
     /// Custom policy definitions, keyed by lower-case name; values are full definition bodies.
     pub definitions: BTreeMap<String, Value>,
+    /// Which add-on enabling `azurepolicy` installs on this subscription's clusters: fixed at
+    /// creation from [`crate::SimConfig::addon_generation`], changed only by
+    /// [`crate::RunningSim::set_addon_generation`]. A state file written before there were two
+    /// generations held only 2019-preview subscriptions, so a missing field reads as the preview.
+    #[serde(default = "addon_generation::before_generations", with = "addon_generation")]
+    pub addon_generation: AddonGeneration,
+}
+
+/// The add-on generation in the state file, spelled as `--addon-generation` spells it (`current`,
+/// `preview`): `contracts` keeps its wire types free of serde for this enum.
+mod addon_generation {
+    use contracts::AddonGeneration;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn before_generations() -> AddonGeneration {
+        AddonGeneration::Preview2019
+    }
+
+    pub fn serialize<S: Serializer>(generation: &AddonGeneration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(generation.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<AddonGeneration, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// A policy assignment as stored (the response body is rendered from it).
@@ -218,6 +244,12 @@ impl SimState {
 
     pub fn subscription_mut(&mut self, id: &str) -> Option<&mut Subscription> {
         self.subscriptions.get_mut(&key(id))
+    }
+
+    /// The add-on `subscription`'s clusters get (today's for an unknown subscription, which no
+    /// request gets this far with).
+    pub fn addon_generation(&self, subscription: &str) -> AddonGeneration {
+        self.subscription(subscription).map(|s| s.addon_generation).unwrap_or_default()
     }
 
     /// Finds a cluster by its resource id (any casing).

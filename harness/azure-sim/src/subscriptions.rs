@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
+use contracts::AddonGeneration;
 use serde_json::{Value, json};
 
 use crate::app::SharedApp;
@@ -25,8 +26,9 @@ pub struct SubscriptionCredentials {
     pub client_secret: String,
 }
 
-/// A fresh state: one tenant, one default subscription, its owner and a user for password logins.
-pub fn initial_state() -> SimState {
+/// A fresh state: one tenant, one default subscription (on `generation`), its owner and a user for
+/// password logins.
+pub fn initial_state(generation: AddonGeneration) -> SimState {
     let mut state = SimState {
         tenant_id: uuid::Uuid::new_v4().to_string(),
         signing_key: random_hex(),
@@ -41,7 +43,7 @@ pub fn initial_state() -> SimState {
         latest: BTreeMap::new(),
         tls: None,
     };
-    let creds = create(&mut state, "Azure Sim Default");
+    let creds = create(&mut state, "Azure Sim Default", generation);
     state.default_subscription = creds.subscription_id;
     state.default_client_id = creds.client_id.clone();
     // A user for `az login -u`: same secret as the owner, access to the default subscription.
@@ -55,8 +57,9 @@ pub fn initial_state() -> SimState {
     state
 }
 
-/// Creates a subscription with every provider and feature in its initial state, and its owner.
-pub fn create(state: &mut SimState, display_name: &str) -> SubscriptionCredentials {
+/// Creates a subscription with every provider and feature in its initial state, and its owner; its
+/// clusters get the add-on of `generation`.
+pub fn create(state: &mut SimState, display_name: &str, generation: AddonGeneration) -> SubscriptionCredentials {
     let id = uuid::Uuid::new_v4().to_string();
     let owner = new_principal(state, vec![key(&id)]);
     let subscription = Subscription {
@@ -68,6 +71,7 @@ pub fn create(state: &mut SimState, display_name: &str) -> SubscriptionCredentia
         resource_groups: BTreeMap::new(),
         clusters: BTreeMap::new(),
         definitions: BTreeMap::new(),
+        addon_generation: generation,
     };
     state.subscriptions.insert(key(&id), subscription);
     SubscriptionCredentials {

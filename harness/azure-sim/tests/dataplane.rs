@@ -2,7 +2,6 @@
 
 mod common;
 
-use azure_sim::SimConfig;
 use common::*;
 use serde_json::{Value, json};
 
@@ -81,7 +80,7 @@ async fn assignments_for_a_cluster_follow_scope_not_scopes_and_effect() {
 
 #[tokio::test]
 async fn dataplane_needs_the_feature_a_token_and_an_enabled_addon() {
-    let w = world_with(SimConfig::default()).await;
+    let w = world_with(preview_2019()).await;
     let sub = &w.sub;
     w.arm.post(&format!("/subscriptions/{sub}/providers/Microsoft.Features/providers/{CONTAINER_SERVICE}/features/AKS-AzurePolicyAutoApprove/register")).await;
     w.sim.approve_feature(sub, CONTAINER_SERVICE, "AKS-AzurePolicyAutoApprove").unwrap();

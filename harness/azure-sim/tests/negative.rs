@@ -2,13 +2,12 @@
 
 mod common;
 
-use azure_sim::SimConfig;
 use common::*;
 use serde_json::json;
 
 #[tokio::test]
 async fn enabling_before_opt_in_is_refused_with_the_feature_named() {
-    let w = world_with(SimConfig::default()).await;
+    let w = world_with(preview_2019()).await;
     let sub = &w.sub;
     // Provider registered but no feature: refused, naming the feature.
     assert_eq!(w.arm.post(&format!("/subscriptions/{sub}/providers/{CONTAINER_SERVICE}/register")).await.status, 200);

@@ -211,6 +211,12 @@ pub async fn world_with(config: SimConfig) -> World {
     World { sim, controller, arm, sub: creds.subscription_id.clone(), creds }
 }
 
+/// A server whose subscriptions get the 2019 preview add-on, behind its preview features (the
+/// default is today's add-on, which no feature gates).
+pub fn preview_2019() -> SimConfig {
+    SimConfig { addon_generation: azure_sim::AddonGeneration::Preview2019, ..SimConfig::default() }
+}
+
 pub async fn world() -> World {
     world_with(SimConfig { auto_approve_features: true, ..SimConfig::default() }).await
 }
