@@ -2,24 +2,36 @@
 //! `disable-addons` ran. azure-sim calls it through its `AddonController` trait; the harness owns it
 //! because only the harness knows the Kubernetes cluster.
 //!
-//! **Install** (idempotent; a half-finished earlier install is repaired):
-//! 1. the `azure-policy` namespace, ServiceAccounts, least-privilege RBAC and Deployment objects;
-//! 2. a serving certificate for the webhook from a fresh CA;
-//! 3. `policy-webhook` and `policy-agent` processes with their own ServiceAccount tokens;
-//! 4. the webhook configuration with the caBundle, proven in force by a dry-run probe.
+//! Which add-on a cluster gets is its subscription's choice in azure-sim
+//! ([`AddonInstall::generation`]), and each generation has its own install:
+//! * today's add-on ([`current_install`]): Gatekeeper v3 in `gatekeeper-system` and the agent in
+//!   `kube-system`, driven by `Microsoft.Kubernetes.Data` assignments;
+//! * the 2019 preview ([`preview_install`]): `policy-webhook` (Gatekeeper v2) and the agent in
+//!   `azure-policy`, driven by Rego in ConfigMaps.
 //!
-//! Its Deployments report the processes' liveness (`kubectl get deploy` shows `1/1`, or `0/1` after a
-//! crash): see `workload_status`.
+//! **Install** (idempotent; a half-finished earlier install is repaired): the objects (namespace,
+//! ServiceAccounts, least-privilege RBAC, Deployments), a serving certificate from a fresh CA, the
+//! processes with their own ServiceAccount tokens, and the webhook configuration with the caBundle,
+//! proven in force by a dry-run probe. The Deployments report the processes' liveness (`kubectl get
+//! deploy` shows `1/1`, or `0/1` after a crash): see `workload_status`.
 //!
 //! **Uninstall**: the webhook configuration first (so nothing is denied after removal), then the
-//! processes, then the namespace, waiting until it is gone.
+//! processes, then what the add-on put into the cluster, waiting until it is gone.
 //!
 //! The add-on is cluster-wide, as on AKS: its webhook sees every namespace. So one managed cluster
 //! at a time holds the real cluster's add-on; an install for another managed cluster replaces it
 //! (with a warning), which is why scenarios run one at a time by default.
 
+mod agent_start;
+mod current_install;
+mod current_objects;
+mod current_removal;
+mod install_dir;
+mod namespaces;
 mod objects;
+mod preview_install;
 mod processes;
+mod settings;
 mod workload_status;
 
 use std::collections::HashMap;
@@ -27,14 +39,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use contracts::addon::{AddonError, AddonInstall};
+use contracts::addon::{AddonError, AddonGeneration, AddonInstall};
 use contracts::agent::Cycle;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams};
-use policy_webhook::{FailurePolicy, Registration};
 
+use current_removal::Removal;
+use install_dir::InstallDir;
 pub use objects::{AGENT_ACCOUNT, WEBHOOK_ACCOUNT};
 pub use processes::{AddonProcess, dispatch_addon_process};
+pub use settings::AddonSettings;
+pub use workload_status::deployment_namespace;
 
 /// What can go wrong installing or removing the add-on. Messages end up in the LRO's error.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +68,8 @@ pub enum LifecycleError {
     Registration(#[from] policy_webhook::RegistrationError),
     #[error("namespace {0} still exists {1:?} after deletion")]
     NamespaceStuck(String, Duration),
+    #[error("{what} still exist {after:?} after deletion")]
+    RemovalStuck { what: String, after: Duration },
     #[error("{context}: {message}")]
     Io { context: String, message: String },
     #[error("the add-on is not installed for {0}")]
@@ -72,9 +87,10 @@ impl From<LifecycleError> for AddonError {
             LifecycleError::BinaryMissing { .. } | LifecycleError::NotReady { .. } | LifecycleError::Cluster(_) => {
                 AddonError::NotReady(message)
             }
-            LifecycleError::Kube(_) | LifecycleError::Registration(_) | LifecycleError::NamespaceStuck(..) => {
-                AddonError::Kubernetes(message)
-            }
+            LifecycleError::Kube(_)
+            | LifecycleError::Registration(_)
+            | LifecycleError::NamespaceStuck(..)
+            | LifecycleError::RemovalStuck { .. } => AddonError::Kubernetes(message),
             LifecycleError::Pki(_) | LifecycleError::Io { .. } => AddonError::Setup(message),
             LifecycleError::NotInstalled(cluster_id) => AddonError::NotInstalled(cluster_id),
             LifecycleError::Trigger(why) => AddonError::TriggerFailed(why),
@@ -86,52 +102,20 @@ fn io(context: &str) -> impl FnOnce(std::io::Error) -> LifecycleError + '_ {
     move |e| LifecycleError::Io { context: context.to_string(), message: e.to_string() }
 }
 
-/// Settings of one install (the add-on chart's knobs).
-#[derive(Clone, Debug)]
-pub struct AddonSettings {
-    pub namespace: String,
-    pub refresh_interval: Duration,
-    pub audit_interval: Duration,
-    pub failure_policy: FailurePolicy,
-    pub replicate: Vec<String>,
-}
-
-impl AddonSettings {
-    /// The replicated kinds, parsed as the webhook parses its `--replicate` flags.
-    pub fn replicate_specs(&self) -> Result<Vec<policy_webhook::replication::ResourceSpec>, LifecycleError> {
-        self.replicate
-            .iter()
-            .map(|r| {
-                r.parse().map_err(|e: policy_webhook::WebhookError| LifecycleError::Io {
-                    context: format!("replicate entry {r:?}"),
-                    message: e.to_string(),
-                })
-            })
-            .collect()
-    }
-}
-
-impl Default for AddonSettings {
-    fn default() -> Self {
-        Self {
-            namespace: "azure-policy".into(),
-            refresh_interval: Duration::from_secs(300),
-            audit_interval: Duration::from_secs(300),
-            failure_policy: FailurePolicy::Ignore,
-            replicate: policy_webhook::replication::DEFAULT_REPLICATE.map(String::from).to_vec(),
-        }
-    }
-}
-
-/// A running add-on.
+/// A running add-on of either generation: its admission process and its agent.
 #[derive(Debug)]
 pub struct Installed {
+    pub generation: AddonGeneration,
     pub settings: AddonSettings,
+    /// The admission process: `gatekeeper` (today's add-on) or `policy-webhook` (the 2019 preview).
     pub webhook: cluster::Supervised,
     pub agent: cluster::Supervised,
+    /// The admission process as this machine calls it (its read endpoints: status, audit, denials).
     pub webhook_url: String,
     pub agent_url: String,
-    pub registration: Registration,
+    /// The webhook configuration registered for it, removed first on uninstall.
+    pub webhook_configuration: String,
+    /// The install's files: certificates, kubeconfigs, addresses and logs.
     pub dir: PathBuf,
 }
 
@@ -145,7 +129,8 @@ struct Inner {
     cluster: &'static cluster::Cluster,
     run_dir: PathBuf,
     settings: Mutex<HashMap<String, AddonSettings>>,
-    defaults: Mutex<AddonSettings>,
+    /// `harness up`'s settings; else each generation's defaults.
+    defaults: Mutex<Option<AddonSettings>>,
     installs: tokio::sync::Mutex<HashMap<String, Installed>>,
     counter: std::sync::atomic::AtomicUsize,
 }
@@ -172,7 +157,7 @@ impl AddonLifecycle {
                 cluster,
                 run_dir: run_dir.into(),
                 settings: Mutex::new(HashMap::new()),
-                defaults: Mutex::new(AddonSettings::default()),
+                defaults: Mutex::new(None),
                 installs: tokio::sync::Mutex::new(HashMap::new()),
                 counter: Default::default(),
             }),
@@ -185,14 +170,15 @@ impl AddonLifecycle {
     }
 
     /// Settings for installs of every managed cluster without settings of its own (`harness up`'s
-    /// intervals).
+    /// intervals). Without them each generation gets its own defaults.
     pub fn configure_defaults(&self, settings: AddonSettings) {
-        *self.inner.defaults.lock().unwrap() = settings;
+        *self.inner.defaults.lock().unwrap() = Some(settings);
     }
 
-    fn settings_for(&self, cluster_id: &str) -> AddonSettings {
+    fn settings_for(&self, cluster_id: &str, generation: AddonGeneration) -> AddonSettings {
         let own = self.inner.settings.lock().unwrap().get(&cluster_id.to_ascii_lowercase()).cloned();
-        own.unwrap_or_else(|| self.inner.defaults.lock().unwrap().clone())
+        own.or_else(|| self.inner.defaults.lock().unwrap().clone())
+            .unwrap_or_else(|| AddonSettings::for_generation(generation))
     }
 
     /// Runs `f` on the install of `cluster_id`.
@@ -213,15 +199,15 @@ impl AddonLifecycle {
         self.inner.installs.lock().await.keys().cloned().collect()
     }
 
-    /// Installs the add-on for `req.cluster_id`.
+    /// Installs the add-on of `req.generation` for `req.cluster_id`.
     pub async fn install(&self, req: &AddonInstall) -> Result<(), LifecycleError> {
         let key = req.cluster_id.to_ascii_lowercase();
         let mut installs = self.inner.installs.lock().await;
         if let Some(existing) = installs.get_mut(&key) {
-            if existing.webhook.is_running() && existing.agent.is_running() {
+            if existing.generation == req.generation && existing.webhook.is_running() && existing.agent.is_running() {
                 return Ok(());
             }
-            // A crashed process: tear down what is left and install again.
+            // A crashed process (or the other generation): tear down what is left and install again.
             let stale = installs.remove(&key).expect("present");
             self.stop_installed(stale, false).await?;
         }
@@ -231,196 +217,81 @@ impl AddonLifecycle {
             let stale = installs.remove(&other).expect("present");
             self.stop_installed(stale, false).await?;
         }
-        let settings = self.settings_for(&req.cluster_id);
+        let settings = self.settings_for(&req.cluster_id, req.generation);
+        let n = self.inner.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = InstallDir::create(self.inner.run_dir.join(format!("addon-{n}")))?;
         let started = Instant::now();
-        let installed = self.start(req, settings).await?;
-        tracing::info!(cluster = %req.cluster_id, seconds = started.elapsed().as_secs_f64(), "add-on installed");
-        let (client, ns, dir) =
-            (self.inner.cluster.client(), installed.settings.namespace.clone(), installed.dir.clone());
-        workload_status::report_all(&client, &ns, [true, true]).await?;
-        workload_status::watch(self.clone(), client, ns, key.clone(), dir);
+        let cluster = self.inner.cluster;
+        let installed = match req.generation {
+            AddonGeneration::Current => current_install::start(cluster, dir, req, settings).await?,
+            AddonGeneration::Preview2019 => preview_install::start(cluster, dir, req, settings).await?,
+        };
+        let generation = req.generation.as_str();
+        tracing::info!(cluster = %req.cluster_id, generation, seconds = started.elapsed().as_secs_f64(), "add-on installed");
+        let client = cluster.client();
+        workload_status::report_all(&client, installed.generation, &installed.settings.namespace, [true, true]).await?;
+        workload_status::watch(self.clone(), client, key.clone(), installed.dir.clone());
         installs.insert(key, installed);
         Ok(())
     }
 
-    async fn start(&self, req: &AddonInstall, settings: AddonSettings) -> Result<Installed, LifecycleError> {
-        let cluster = self.inner.cluster;
-        let client = cluster.client();
-        let ns = settings.namespace.clone();
-        wait_namespace_gone_if_terminating(&client, &ns).await?;
-        objects::apply_all(&client, &ns, &settings.replicate_specs()?).await?;
-
-        let n = self.inner.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = self.inner.run_dir.join(format!("addon-{n}"));
-        std::fs::create_dir_all(&dir).map_err(io("create the add-on directory"))?;
-        let write = |name: &str, text: &str| -> Result<PathBuf, LifecycleError> {
-            let path = dir.join(name);
-            std::fs::write(&path, text).map_err(io("write add-on file"))?;
-            Ok(path)
-        };
-
-        // Identities: one kubeconfig per ServiceAccount, from the TokenRequest API.
-        let mut kubeconfigs = HashMap::new();
-        for account in [AGENT_ACCOUNT, WEBHOOK_ACCOUNT] {
-            let token = objects::service_account_token(&client, &ns, account).await?;
-            let path = dir.join(format!("{account}.kubeconfig"));
-            cluster.kubeconfig_for_token(&token, &path).await?;
-            kubeconfigs.insert(account, path);
-        }
-
-        // The webhook's serving certificate: an IP or DNS SAN for the host the API server calls
-        // (per backend, or `--webhook-host`), and the addresses local callers use.
-        let ca = pki::Ca::new("azure-policy webhook CA")?;
-        let host = cluster.webhook();
-        let (san_names, san_ips) = host.sans();
-        let san_names: Vec<&str> = san_names.iter().map(String::as_str).collect();
-        let serving = ca.issue_server(&san_names, &san_ips)?;
-        let ca_file = write("webhook-ca.crt", &ca.cert_pem())?;
-        let cert_file = write("webhook.crt", &serving.cert_pem)?;
-        let key_file = write("webhook.key", &serving.key_pem)?;
-        let webhook_http = http_client(Some(&ca.cert_pem()));
-
-        // The webhook's read endpoints carry cluster objects; only the agent gets their token, through
-        // the environment (not argv, which `ps` shows), on every backend.
-        let read_token = pki::random_token();
-        let mut webhook_cmd = processes::command_for(AddonProcess::Webhook)?;
-        webhook_cmd
-            .env("POLICY_WEBHOOK_READ_TOKEN", &read_token)
-            .arg("serve")
-            .arg(format!("--listen={}", host.listen_addr()))
-            .arg("--tls-cert-file")
-            .arg(&cert_file)
-            .arg("--tls-key-file")
-            .arg(&key_file)
-            .arg("--addr-file")
-            .arg(dir.join("webhook.addr"))
-            .arg("--policy-namespace")
-            .arg(&ns)
-            .arg(format!("--replicate={}", settings.replicate.join(",")))
-            .arg("--kubeconfig")
-            .arg(&kubeconfigs[WEBHOOK_ACCOUNT])
-            .env("RUST_LOG", "info");
-        let (webhook, webhook_base) = processes::spawn_and_wait(
-            "policy-webhook",
-            webhook_cmd,
-            &dir.join("policy-webhook.log"),
-            &dir.join("webhook.addr"),
-            "https",
-            "/readyz",
-            &webhook_http,
-        )
-        .await?;
-        // The agent reaches the webhook on this machine's address for it (loopback, or the address
-        // it is bound to), even when the API server uses another name.
-        let port: u16 = webhook_base.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_default();
-        let webhook_local = format!("https://{}", std::net::SocketAddr::from((host.local_ip(), port)));
-
-        let dataplane_ca = match &req.ca_pem {
-            Some(pem) => Some(write("dataplane-ca.crt", pem)?),
-            None => None,
-        };
-        let mut agent_cmd = processes::command_for(AddonProcess::Agent)?;
-        agent_cmd
-            .env("REFRESH_INTERVAL", format!("{}ms", settings.refresh_interval.as_millis()))
-            .env("AUDIT_INTERVAL", format!("{}ms", settings.audit_interval.as_millis()))
-            .env("DATAPLANE_ENDPOINT", &req.dataplane_endpoint)
-            .env("RESOURCE_ID", &req.cluster_id)
-            .env("AZURE_TENANT_ID", &req.tenant_id)
-            .env("AZURE_CLIENT_ID", &req.client_id)
-            .env("AZURE_CLIENT_SECRET", &req.client_secret)
-            .env("POLICY_NAMESPACE", &ns)
-            .env("WEBHOOK_URL", &webhook_local)
-            .env("WEBHOOK_CA_FILE", &ca_file)
-            .env("WEBHOOK_READ_TOKEN", &read_token)
-            .env("KUBECONFIG", &kubeconfigs[AGENT_ACCOUNT])
-            .env("LISTEN_ADDR", "127.0.0.1:0")
-            .env("RUST_LOG", "info")
-            .arg("--addr-file")
-            .arg(dir.join("agent.addr"));
-        if let Some(path) = &dataplane_ca {
-            agent_cmd.env("DATAPLANE_CA_FILE", path);
-        }
-        let (agent, agent_url) = processes::spawn_and_wait(
-            "policy-agent",
-            agent_cmd,
-            &dir.join("policy-agent.log"),
-            &dir.join("agent.addr"),
-            "http",
-            "/healthz",
-            &http_client(None),
-        )
-        .await?;
-
-        let mut registration = Registration::new(host.url(port, "/v1/admit"), ca.cert_pem());
-        registration.failure_policy = settings.failure_policy;
-        if let Err(err) =
-            policy_webhook::registration::register_and_wait(&client, &registration, Duration::from_secs(30)).await
-        {
-            // Nothing may stay registered for a webhook that is not installed: every request would
-            // wait out its timeout (Ignore) or be refused (Fail).
-            let _ = policy_webhook::registration::unregister(&client, &registration.name).await;
-            return Err(err.into());
-        }
-        Ok(Installed { settings, webhook, agent, webhook_url: webhook_local, agent_url, registration, dir })
-    }
-
-    /// Removes the add-on of `cluster_id`. `wait_for_namespace` waits until `azure-policy` is gone;
+    /// Removes the add-on of `cluster_id`. `wait_for_namespace` waits until its namespace is gone;
     /// without it the namespace is left terminating, and the next install waits for it.
     pub async fn uninstall(&self, cluster_id: &str, wait_for_namespace: bool) -> Result<(), LifecycleError> {
-        let installed = self.inner.installs.lock().await.remove(&cluster_id.to_ascii_lowercase());
-        match installed {
-            Some(installed) => self.stop_installed(installed, wait_for_namespace).await,
-            // Idempotent: a crash after the processes died may have left the objects behind.
-            None => {
-                let settings = self.settings_for(cluster_id);
-                let client = self.inner.cluster.client();
-                policy_webhook::registration::unregister(
-                    &client,
-                    policy_webhook::registration::DEFAULT_CONFIGURATION_NAME,
-                )
-                .await?;
-                delete_namespace(&client, &settings.namespace, wait_for_namespace).await?;
-                objects::delete_cluster_scoped(&client, &settings.namespace).await?;
-                Ok(())
-            }
+        let mut installs = self.inner.installs.lock().await;
+        if let Some(installed) = installs.remove(&cluster_id.to_ascii_lowercase()) {
+            return self.stop_installed(installed, wait_for_namespace).await;
         }
+        if !installs.is_empty() {
+            // Another managed cluster holds the add-on: nothing in the cluster is this one's.
+            return Ok(());
+        }
+        // Idempotent: a crash, or a restarted harness, may have left either generation's objects.
+        let client = self.inner.cluster.client();
+        for name in [policy_webhook::registration::DEFAULT_CONFIGURATION_NAME, gatekeeper_configuration()] {
+            policy_webhook::registration::unregister(&client, name).await?;
+        }
+        let settings = self.settings_for(cluster_id, AddonGeneration::Preview2019);
+        preview_install::remove(&client, &settings, wait_for_namespace).await?;
+        current_removal::remove(&client, Removal::Everything { wait_for_namespace }).await
     }
 
     async fn stop_installed(&self, installed: Installed, wait_for_namespace: bool) -> Result<(), LifecycleError> {
-        let ns = installed.settings.namespace.clone();
+        let (generation, settings) = (installed.generation, installed.settings.clone());
         let client = self.stop_processes(installed).await?;
-        delete_namespace(&client, &ns, wait_for_namespace).await?;
-        objects::delete_cluster_scoped(&client, &ns).await?;
-        Ok(())
+        match generation {
+            AddonGeneration::Current => {
+                current_removal::remove(&client, Removal::Everything { wait_for_namespace }).await
+            }
+            AddonGeneration::Preview2019 => preview_install::remove(&client, &settings, wait_for_namespace).await,
+        }
     }
 
     /// Webhook configuration first, then the processes.
     async fn stop_processes(&self, mut installed: Installed) -> Result<kube::Client, LifecycleError> {
         let client = self.inner.cluster.client();
-        policy_webhook::registration::unregister(&client, &installed.registration.name).await?;
+        policy_webhook::registration::unregister(&client, &installed.webhook_configuration).await?;
         installed.agent.stop().await;
         installed.webhook.stop().await;
-        workload_status::report_all(&client, &installed.settings.namespace, [false, false]).await?;
+        let namespace = &installed.settings.namespace;
+        workload_status::report_all(&client, installed.generation, namespace, [false, false]).await?;
         Ok(client)
     }
 
     /// Harness housekeeping between scenarios (not something AKS did): stops the add-on of
-    /// `cluster_id` and empties its namespace of policies, but keeps the namespace and its
-    /// ServiceAccounts. Deleting a namespace always costs kube-controller-manager's fixed 5 s grace
-    /// period, which the next scenario's install would otherwise wait out.
+    /// `cluster_id` and removes its policies (the 2019 ConfigMaps; today's constraints, templates
+    /// and their CRDs), but keeps its namespace and ServiceAccounts. Deleting a namespace always
+    /// costs kube-controller-manager's fixed 5 s grace period, which the next scenario's install
+    /// would otherwise wait out.
     pub async fn reset(&self, cluster_id: &str) -> Result<(), LifecycleError> {
         let installed = self.inner.installs.lock().await.remove(&cluster_id.to_ascii_lowercase());
         let Some(installed) = installed else { return Ok(()) };
-        let ns = installed.settings.namespace.clone();
+        let (generation, settings) = (installed.generation, installed.settings.clone());
         let client = self.stop_processes(installed).await?;
-        let configmaps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client, &ns);
-        for cm in configmaps.list(&Default::default()).await?.items {
-            let name = cm.metadata.name.unwrap_or_default();
-            if contracts::policy_configmaps::is_policy(&name) {
-                objects::ignore_missing(configmaps.delete(&name, &DeleteParams::default()).await)?;
-            }
+        match generation {
+            AddonGeneration::Current => current_removal::remove(&client, Removal::Policies).await,
+            AddonGeneration::Preview2019 => preview_install::remove_policies(&client, &settings).await,
         }
-        Ok(())
     }
 
     /// Asks the agent to run a `cycle` now; returns its JSON reply.
@@ -431,11 +302,15 @@ impl AddonLifecycle {
         if body["ok"] == true { Ok(body) } else { Err(LifecycleError::Trigger(body.to_string())) }
     }
 
-    /// The add-on's log files (webhook, agent) for `cluster_id`.
+    /// The add-on's log files (admission process, agent) for `cluster_id`.
     pub async fn log_paths(&self, cluster_id: &str) -> Result<(PathBuf, PathBuf), LifecycleError> {
         self.with_installed(cluster_id, |i| (i.webhook.log_path().to_path_buf(), i.agent.log_path().to_path_buf()))
             .await
     }
+}
+
+fn gatekeeper_configuration() -> &'static str {
+    gatekeeper::webhook::registration::CONFIGURATION_NAME
 }
 
 /// The controller azure-sim calls.
@@ -456,30 +331,4 @@ impl azure_sim::AddonController for AddonLifecycle {
         self.trigger(cluster_id, Cycle::Audit).await?;
         Ok(())
     }
-}
-
-async fn wait_namespace_gone_if_terminating(client: &kube::Client, ns: &str) -> Result<(), LifecycleError> {
-    let api: Api<Namespace> = Api::all(client.clone());
-    let terminating =
-        api.get_opt(ns).await?.and_then(|n| n.status).and_then(|s| s.phase).is_some_and(|phase| phase == "Terminating");
-    if terminating { wait_gone(&api, ns).await } else { Ok(()) }
-}
-
-async fn delete_namespace(client: &kube::Client, ns: &str, wait: bool) -> Result<(), LifecycleError> {
-    let api: Api<Namespace> = Api::all(client.clone());
-    objects::ignore_missing(api.delete(ns, &DeleteParams::default()).await)?;
-    if wait { wait_gone(&api, ns).await } else { Ok(()) }
-}
-
-/// Namespace deletion waits out kube-controller-manager's fixed 5 s grace period, then empties it.
-async fn wait_gone(api: &Api<Namespace>, ns: &str) -> Result<(), LifecycleError> {
-    let limit = Duration::from_secs(60);
-    let started = Instant::now();
-    while api.get_opt(ns).await?.is_some() {
-        if started.elapsed() > limit {
-            return Err(LifecycleError::NamespaceStuck(ns.to_string(), limit));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(())
 }

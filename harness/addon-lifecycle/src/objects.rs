@@ -1,6 +1,7 @@
-//! The Kubernetes objects the add-on consists of, as AKS installed them into `azure-policy`:
+//! The Kubernetes objects the 2019 add-on consists of, as AKS installed them into `azure-policy`:
 //! ServiceAccounts, least-privilege RBAC and Deployments (for `kubectl get` fidelity: without a
-//! scheduler and kubelet their pods never run; the processes run beside the cluster instead).
+//! scheduler and kubelet their pods never run; the processes run beside the cluster instead), and
+//! the object plumbing today's add-on (`current_objects`) shares.
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
@@ -17,7 +18,7 @@ pub const AGENT_ACCOUNT: &str = "azure-policy";
 /// The webhook's identity (Gatekeeper v2 + kube-mgmt).
 pub const WEBHOOK_ACCOUNT: &str = "azure-policy-webhook";
 /// Field manager for server-side apply.
-const MANAGER: &str = "aks-policy-harness-addon";
+pub const MANAGER: &str = "aks-policy-harness-addon";
 /// Labels on everything the add-on owns, so removal can find it.
 pub const ADDON_LABEL: (&str, &str) = ("kubernetes.azure.com/managedby", "aks-azure-policy-addon");
 
@@ -25,14 +26,16 @@ fn cluster_role_name(namespace: &str) -> String {
     format!("azure-policy-webhook-{namespace}")
 }
 
-async fn apply<K>(api: &Api<K>, name: &str, value: serde_json::Value) -> Result<(), kube::Error>
+/// Server-side applies `value` as object `name` (forced: the add-on owns these objects).
+pub async fn apply<K>(api: &Api<K>, name: &str, value: serde_json::Value) -> Result<(), kube::Error>
 where
     K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
 {
     api.patch(name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(value)).await.map(|_| ())
 }
 
-fn meta(name: &str) -> serde_json::Value {
+/// Metadata with the add-on's label.
+pub fn meta(name: &str) -> serde_json::Value {
     json!({"name": name, "labels": {ADDON_LABEL.0: ADDON_LABEL.1}})
 }
 
@@ -88,35 +91,37 @@ pub async fn apply_all(client: &Client, ns: &str, replicate: &[ResourceSpec]) ->
     apply(&Api::<ClusterRole>::all(client.clone()), &role_name, json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": meta(&role_name), "rules": rules
     })).await?;
-    apply(
-        &Api::<ClusterRoleBinding>::all(client.clone()),
-        &role_name,
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": meta(&role_name),
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
-            "subjects": [{"kind": "ServiceAccount", "name": WEBHOOK_ACCOUNT, "namespace": ns}]
-        }),
-    )
-    .await?;
+    let binding = cluster_role_binding(&role_name, WEBHOOK_ACCOUNT, ns);
+    apply(&Api::<ClusterRoleBinding>::all(client.clone()), &role_name, binding).await?;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
     for (name, image, account) in [
         (AGENT_ACCOUNT, "aks-policy-harness/policy-agent:local", AGENT_ACCOUNT),
         (WEBHOOK_ACCOUNT, "aks-policy-harness/policy-webhook:local", WEBHOOK_ACCOUNT),
     ] {
-        apply(
-            &deployments,
-            name,
-            json!({
-                "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(name),
-                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                         "template": {"metadata": {"labels": {"app": name}},
-                                      "spec": {"serviceAccountName": account,
-                                               "containers": [{"name": name, "image": image}]}}}
-            }),
-        )
-        .await?;
+        apply(&deployments, name, deployment(name, image, account)).await?;
     }
     Ok(())
+}
+
+/// A one-replica Deployment of `image` running as `account` (its status comes from
+/// `workload_status`).
+pub fn deployment(name: &str, image: &str, account: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(name),
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}},
+                              "spec": {"serviceAccountName": account,
+                                       "containers": [{"name": name, "image": image}]}}}
+    })
+}
+
+/// A ClusterRoleBinding of ClusterRole `role` (same name) to ServiceAccount `account` of `ns`.
+pub fn cluster_role_binding(role: &str, account: &str, ns: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": meta(role),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": ns}]
+    })
 }
 
 /// A bearer token for a ServiceAccount through the TokenRequest API (no token controller needed).
@@ -133,9 +138,13 @@ pub async fn service_account_token(client: &Client, ns: &str, account: &str) -> 
 
 /// Deletes the cluster-scoped RBAC objects (namespaced ones go with the namespace).
 pub async fn delete_cluster_scoped(client: &Client, ns: &str) -> Result<(), kube::Error> {
-    let name = cluster_role_name(ns);
-    ignore_missing(Api::<ClusterRoleBinding>::all(client.clone()).delete(&name, &DeleteParams::default()).await)?;
-    ignore_missing(Api::<ClusterRole>::all(client.clone()).delete(&name, &DeleteParams::default()).await)?;
+    delete_cluster_role(client, &cluster_role_name(ns)).await
+}
+
+/// Deletes ClusterRoleBinding and ClusterRole `name`, if there.
+pub async fn delete_cluster_role(client: &Client, name: &str) -> Result<(), kube::Error> {
+    ignore_missing(Api::<ClusterRoleBinding>::all(client.clone()).delete(name, &DeleteParams::default()).await)?;
+    ignore_missing(Api::<ClusterRole>::all(client.clone()).delete(name, &DeleteParams::default()).await)?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
-//! Starting the add-on's two processes, `policy-webhook` and `policy-agent`, and knowing when they
-//! are ready. Their output goes to per-install log files: the "add-on logs" scenarios read.
+//! Starting the add-on's processes and knowing when they are ready: `policy-webhook` and
+//! `policy-agent` for the 2019 preview, `gatekeeper` and `policy-agent --generation current` for
+//! today's add-on. Their output goes to per-install log files: the "add-on logs" scenarios read.
 
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -14,11 +15,15 @@ use super::LifecycleError;
 /// How long a process may take to listen and report ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The add-on's two processes.
+/// The add-on's processes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AddonProcess {
+    /// The 2019 preview's admission webhook (Gatekeeper v2 with kube-mgmt).
     Webhook,
+    /// The agent of either generation.
     Agent,
+    /// Today's Gatekeeper v3: template controller, `validation.gatekeeper.sh` and audit.
+    Gatekeeper,
 }
 
 impl AddonProcess {
@@ -27,6 +32,7 @@ impl AddonProcess {
         match self {
             AddonProcess::Webhook => "policy-webhook",
             AddonProcess::Agent => "policy-agent",
+            AddonProcess::Gatekeeper => "gatekeeper",
         }
     }
 
@@ -35,11 +41,12 @@ impl AddonProcess {
         match self {
             AddonProcess::Webhook => "webhook",
             AddonProcess::Agent => "agent",
+            AddonProcess::Gatekeeper => "gatekeeper",
         }
     }
 
     fn from_role(role: &std::ffi::OsStr) -> Option<Self> {
-        [AddonProcess::Webhook, AddonProcess::Agent].into_iter().find(|p| role == p.role())
+        [AddonProcess::Webhook, AddonProcess::Agent, AddonProcess::Gatekeeper].into_iter().find(|p| role == p.role())
     }
 
     /// Runs this process's `main` with `args` (the first is the program name).
@@ -47,6 +54,7 @@ impl AddonProcess {
         match self {
             AddonProcess::Webhook => policy_webhook::cli::process_main(args),
             AddonProcess::Agent => policy_agent::process_main(args),
+            AddonProcess::Gatekeeper => gatekeeper::process_main(args),
         }
     }
 }
@@ -56,7 +64,8 @@ impl AddonProcess {
 static MULTICALL: AtomicBool = AtomicBool::new(false);
 
 /// Call first thing in `main` of every executable that installs the add-on (the `harness` binary,
-/// the scenario test). When the arguments ask for an add-on role (`webhook …` or `agent …`), runs
+/// the scenario test). When the arguments ask for an add-on role (`webhook …`, `agent …` or
+/// `gatekeeper …`), runs
 /// that process to the end and returns its exit code; otherwise returns `None` and marks this
 /// executable as able to play the roles. One build then holds everything, the way k3s ships one
 /// binary, and an installed `harness` is self-contained.
