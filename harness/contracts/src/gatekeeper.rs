@@ -6,6 +6,7 @@
 //! | `GET /v1/audit` | the last finished audit, an [`AuditReport`] (503 before the first) |
 //! | `POST /v1/audit/run` | runs an audit now, waits for it, answers its [`AuditReport`] |
 //! | `GET /v1/denials?since=<seq>` | real-time admission results, a [`DenialPage`] |
+//! | `GET /v1/status` | what the webhook enforces now, a [`GatekeeperStatus`] (no token: names and counts only) |
 //!
 //! A Constraint's own `status.violations` holds at most [`STATUS_VIOLATIONS_LIMIT`] entries, as
 //! Gatekeeper's `--constraint-violations-limit` default; the report carries every one, so the add-on
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 pub const AUDIT_PATH: &str = "/v1/audit";
 pub const AUDIT_RUN_PATH: &str = "/v1/audit/run";
 pub const DENIALS_PATH: &str = "/v1/denials";
+pub const STATUS_PATH: &str = "/v1/status";
 
 /// How many violations Gatekeeper's audit writes into a Constraint's `status.violations`.
 pub const STATUS_VIOLATIONS_LIMIT: usize = 20;
@@ -104,6 +106,29 @@ pub struct Denial {
     pub enforcement_action: String,
     pub object: ObjectKey,
     pub message: String,
+}
+
+/// The `/v1/status` body: what admission enforces now. A client that changed constraints or
+/// synced objects waits on it until admission reflects the change (Gatekeeper itself says so in
+/// each Constraint's `status.byPod[].enforced`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatekeeperStatus {
+    /// Every constraint loaded into the policy, at the `metadata.generation` it was loaded at.
+    #[serde(default)]
+    pub constraints: Vec<LoadedConstraint>,
+    /// Objects synced into `data.inventory`, every kind together.
+    pub synced_objects: u64,
+}
+
+/// One loaded constraint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadedConstraint {
+    pub kind: String,
+    pub name: String,
+    /// `metadata.generation` of the object loaded (0 when it had none).
+    #[serde(default)]
+    pub generation: i64,
 }
 
 #[cfg(test)]

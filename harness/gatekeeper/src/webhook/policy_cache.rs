@@ -62,6 +62,25 @@ impl CacheState {
         &self.client
     }
 
+    /// What admission enforces: the constraints in the client, each at the generation watched.
+    pub fn status(&self) -> contracts::gatekeeper::GatekeeperStatus {
+        let constraints = self
+            .client
+            .constraints()
+            .map(|c| {
+                let object = self.constraints.get(&c.kind).and_then(|by_name| by_name.get(&c.name));
+                let generation = object.and_then(|o| o.pointer("/metadata/generation")).and_then(Value::as_i64);
+                contracts::gatekeeper::LoadedConstraint {
+                    kind: c.kind.clone(),
+                    name: c.name.clone(),
+                    generation: generation.unwrap_or(0),
+                }
+            })
+            .collect();
+        let synced_objects = self.synced.values().map(|keys| keys.len() as u64).sum();
+        contracts::gatekeeper::GatekeeperStatus { constraints, synced_objects }
+    }
+
     /// Adds or replaces a template and loads its kind's constraints again. Returns the kind it
     /// defines (always the same for one template: its name is the lowercase kind), or `None` when
     /// it does not read or compile (the client is left unchanged).

@@ -5,6 +5,7 @@
 //! | `GET /v1/audit` | the last finished audit, a [`contracts::gatekeeper::AuditReport`]; 503 before the first |
 //! | `POST /v1/audit/run` | runs an audit now (concurrent calls share one) and answers its report |
 //! | `GET /v1/denials?since=<seq>` | real-time `deny`/`warn` results, a [`contracts::gatekeeper::DenialPage`] |
+//! | `GET /v1/status` | what admission enforces now, a [`contracts::gatekeeper::GatekeeperStatus`] |
 //! | `GET /readyz` | 200 once the policy reflects the cluster ([`super::readiness`]), else 503 |
 //!
 //! The first three return cluster objects and decisions, so they take the read token when the
@@ -44,6 +45,11 @@ pub async fn require_read_token(
         )
             .into_response(),
     }
+}
+
+/// `GET /v1/status`.
+pub async fn status(State(state): State<Arc<WebhookState>>) -> Response {
+    Json(state.policy.status()).into_response()
 }
 
 /// `GET /v1/audit`.

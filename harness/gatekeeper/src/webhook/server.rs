@@ -16,7 +16,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum_server::Handle;
-use contracts::gatekeeper::{AUDIT_PATH, AUDIT_RUN_PATH, DENIALS_PATH};
+use contracts::gatekeeper::{AUDIT_PATH, AUDIT_RUN_PATH, DENIALS_PATH, STATUS_PATH};
 use policy_engine::gatekeeper_v3::PolicyClient;
 use policy_webhook::server::TlsSource;
 use policy_webhook::{DEFAULT_MAX_BODY_BYTES, WebhookError};
@@ -97,6 +97,7 @@ pub fn router(state: Arc<WebhookState>) -> Router {
         .merge(reads)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(read_api::readyz))
+        .route(STATUS_PATH, get(read_api::status))
         // `/v1/admit` enforces its own limit with a 400 and a reason; axum's default would answer 413.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)

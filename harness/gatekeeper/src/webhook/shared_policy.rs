@@ -41,6 +41,11 @@ impl SharedPolicy {
         self.published.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// What admission enforces now ([`CacheState::status`]).
+    pub fn status(&self) -> contracts::gatekeeper::GatekeeperStatus {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner()).status()
+    }
+
     /// Applies `change` to the writer state and publishes its client, prepared so the first review
     /// after a change does not pay for loading the inventory. Callers batch a burst into one call.
     pub fn update<R>(&self, change: impl FnOnce(&mut CacheState) -> R) -> R {
