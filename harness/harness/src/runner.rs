@@ -192,8 +192,14 @@ impl RunArgs {
 /// lifecycle in here. An `Err` from either method fails the scenario in the terminal output,
 /// JUnit and HTML alike. Implement them as `async fn`.
 pub trait ScenarioHooks {
-    /// Runs before the scenario's first step (the World is already constructed).
-    fn setup(&mut self, _scenario: &gherkin::Scenario) -> impl Future<Output = anyhow::Result<()>> {
+    /// Runs before the scenario's first step (the World is already constructed). The feature and
+    /// rule come along for their tags ([`all_tags`] merges them as cucumber does).
+    fn setup(
+        &mut self,
+        _feature: &gherkin::Feature,
+        _rule: Option<&gherkin::Rule>,
+        _scenario: &gherkin::Scenario,
+    ) -> impl Future<Output = anyhow::Result<()>> {
         async { Ok(()) }
     }
 
@@ -307,7 +313,7 @@ fn parse_tags(tags: Option<&str>) -> anyhow::Result<Option<TagOperation>> {
 }
 
 /// Feature, rule and scenario tags together (cucumber merges them the same way), without `@`.
-fn all_tags<'a>(
+pub fn all_tags<'a>(
     feature: &'a gherkin::Feature,
     rule: Option<&'a gherkin::Rule>,
     scenario: &'a gherkin::Scenario,
@@ -348,13 +354,13 @@ fn scenario_filter(
 
 /// cucumber's `before` hook: the World's setup; an error fails the scenario.
 fn before_hook<'a, W: ScenarioHooks>(
-    _feature: &'a gherkin::Feature,
-    _rule: Option<&'a gherkin::Rule>,
+    feature: &'a gherkin::Feature,
+    rule: Option<&'a gherkin::Rule>,
     scenario: &'a gherkin::Scenario,
     world: &'a mut W,
 ) -> LocalBoxFuture<'a, ()> {
     async move {
-        if let Err(e) = world.setup(scenario).await {
+        if let Err(e) = world.setup(feature, rule, scenario).await {
             panic!("scenario setup failed: {e:#}");
         }
     }

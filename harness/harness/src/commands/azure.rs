@@ -41,6 +41,14 @@ pub struct ServeArgs {
     /// generated token (printed as `admin-token:`) on any other.
     #[arg(long, env = "HARNESS_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// Which add-on enabling `azurepolicy` installs on new subscriptions' clusters: `current` (no
+    /// preview feature needed) or `preview` (the 2019 preview, behind its preview features).
+    #[arg(long, default_value = "current", value_parser = parse_generation)]
+    addon_generation: azure_sim::AddonGeneration,
+}
+
+fn parse_generation(text: &str) -> Result<azure_sim::AddonGeneration, String> {
+    text.parse()
 }
 
 /// Parses `250ms`, `10s`, `2m`, `1h` or a bare number of seconds.
@@ -75,6 +83,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         definitions_dir: args.definitions,
         provider_delay: args.provider_delay,
         admin_token: args.admin_token,
+        addon_generation: args.addon_generation,
         ..azure_sim::SimConfig::default()
     };
     let sim = azure_sim::AzureSim::start(config, Arc::new(azure_sim::NoopAddonController)).await?;

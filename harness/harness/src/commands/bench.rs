@@ -35,6 +35,8 @@ pub enum BenchCommand {
     },
     /// End to end on the local cluster: assignment PUT to an enforced denial (trigger and 2 s interval).
     Propagation(super::bench_propagation::PropagationArgs),
+    /// Admission through the real API server with today's add-on enforcing ten built-ins.
+    AdmissionCluster(super::bench_admission_cluster::AdmissionClusterArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -47,6 +49,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Audit { objects, gatekeeper: true } => super::bench_gatekeeper::audit(objects)?,
         BenchCommand::Publish { objects, updates } => publish(objects, updates)?,
         BenchCommand::Propagation(args) => super::bench_propagation::run(args).await?,
+        BenchCommand::AdmissionCluster(args) => super::bench_admission_cluster::run(args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -70,7 +73,12 @@ fn loaded_engine(objects: usize) -> anyhow::Result<PolicyEngine> {
 
 /// Peak resident set size (VmHWM) in MiB.
 pub(super) fn peak_rss_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    peak_rss_mib_of("self")
+}
+
+/// Peak resident set size (VmHWM) in MiB of the process `/proc/<pid>` (0 if unreadable).
+pub(super) fn peak_rss_mib_of(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())

@@ -4,6 +4,8 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use azure_sim::AddonGeneration;
+use harness::addon_lifecycle::AddonSettings;
 
 use super::cluster::ClusterChoice;
 
@@ -15,13 +17,23 @@ pub struct UpCommand {
     /// (the default approves them at once, so `az feature register` is enough).
     #[arg(long)]
     manual_approval: bool,
-    /// How often the add-on fetches assignments and rewrites its ConfigMaps (the 2019 add-on: 5m).
-    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
-    refresh_interval: std::time::Duration,
-    /// How often the add-on audits the cluster and reports compliance (the 2019 add-on: 5m).
-    /// `az policy state trigger-scan` runs one at once.
-    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
-    audit_interval: std::time::Duration,
+    /// Which add-on `az aks enable-addons --addons azure-policy` installs: `current` (Gatekeeper v3
+    /// and `Microsoft.Kubernetes.Data` policies, generally available) or `preview` (the 2019
+    /// preview: Gatekeeper v2, Rego ConfigMaps, behind preview features).
+    #[arg(long, default_value = "current", value_parser = parse_generation)]
+    addon_generation: AddonGeneration,
+    /// How often the add-on fetches assignments and installs their policies [default: 15m for the
+    /// current add-on, 5m for the 2019 preview].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    refresh_interval: Option<std::time::Duration>,
+    /// How often the add-on audits the cluster and reports compliance [default: 15m for the current
+    /// add-on, 5m for the 2019 preview]. `az policy state trigger-scan` runs one at once.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    audit_interval: Option<std::time::Duration>,
+}
+
+fn parse_generation(text: &str) -> Result<AddonGeneration, String> {
+    text.parse()
 }
 
 pub async fn run(cmd: UpCommand) -> anyhow::Result<ExitCode> {
@@ -34,16 +46,18 @@ pub async fn run(cmd: UpCommand) -> anyhow::Result<ExitCode> {
         "harness up: starting the {} cluster and azure-sim (the first local run builds the control plane)",
         cmd.choice.cluster
     );
-    let env = harness::world::Environment::start(!cmd.manual_approval).await?;
-    env.addon.configure_defaults(harness::addon_lifecycle::AddonSettings {
-        refresh_interval: cmd.refresh_interval,
-        audit_interval: cmd.audit_interval,
-        ..Default::default()
+    let env = harness::world::Environment::start(!cmd.manual_approval, cmd.addon_generation).await?;
+    let defaults = AddonSettings::for_generation(cmd.addon_generation);
+    env.addon.configure_defaults(AddonSettings {
+        refresh_interval: cmd.refresh_interval.unwrap_or(defaults.refresh_interval),
+        audit_interval: cmd.audit_interval.unwrap_or(defaults.audit_interval),
+        ..defaults
     });
     let creds = env.sim.default_credentials();
     let token = env.sim.token_for(&creds.subscription_id)?;
     let kubeconfig = env.cluster.kubeconfig_path().display().to_string();
     let ca = env.sim.ca_path().map(|p| p.display().to_string()).unwrap_or_default();
+    println!("addon-generation: {}", cmd.addon_generation.as_str());
     println!("kubeconfig: {kubeconfig}");
     println!("webhook-host: {}", env.cluster.webhook());
     println!("arm: {}", env.sim.arm_url());

@@ -5,6 +5,7 @@
 
 mod addon_steps;
 mod azure_steps;
+mod current_addon_steps;
 mod kubernetes_steps;
 
 /// The rows of a step's data table, header excluded.

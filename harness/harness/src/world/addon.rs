@@ -1,8 +1,11 @@
 //! The add-on as a scenario observes it: refresh and audit cycles (triggered, never waited for with
 //! a sleep), the policy ConfigMaps, the webhook's loaded policies, logs and the API server audit log.
+//! The cycles, logs, Deployments and the webhook kill work for both generations; ConfigMaps and the
+//! webhook's status are the 2019 preview's.
 
 use std::time::{Duration, Instant};
 
+use azure_sim::AddonGeneration;
 use contracts::agent::Cycle;
 use contracts::webhook::WebhookStatus;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -10,6 +13,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams};
 
 use super::AksWorld;
+use crate::addon_lifecycle::deployment_namespace;
 
 /// kube-mgmt's status annotation.
 pub const POLICY_STATUS: &str = "openpolicyagent.org/policy-status";
@@ -21,17 +25,24 @@ impl AksWorld {
         self.addon_settings.namespace.clone()
     }
 
-    /// Runs one refresh cycle now, then waits until the webhook has loaded what it wrote.
+    /// Runs one refresh cycle now, then waits until admission enforces what it wrote: the 2019
+    /// webhook has loaded the ConfigMaps, or Gatekeeper the Constraints.
     pub async fn refresh_cycle(&mut self) -> anyhow::Result<serde_json::Value> {
         let reply = self.env.addon.trigger(self.cluster_id()?, Cycle::Refresh).await?;
-        self.wait_policies_loaded().await?;
+        match self.addon_generation {
+            AddonGeneration::Preview2019 => self.wait_policies_loaded().await?,
+            AddonGeneration::Current => self.wait_gatekeeper_enforces().await?,
+        }
         Ok(reply)
     }
 
-    /// Runs one audit cycle now (the full scan and the compliance report), once the webhook has
-    /// replicated the cluster's current objects.
+    /// Runs one audit cycle now (the full scan and the compliance report). The 2019 webhook audits
+    /// its replica, so that must hold the cluster's current objects first; today's agent has
+    /// Gatekeeper audit the API server itself.
     pub async fn audit_cycle(&mut self) -> anyhow::Result<serde_json::Value> {
-        self.wait_replicated().await?;
+        if self.addon_generation == AddonGeneration::Preview2019 {
+            self.wait_replicated().await?;
+        }
         Ok(self.env.addon.trigger(self.cluster_id()?, Cycle::Audit).await?)
     }
 
@@ -44,8 +55,12 @@ impl AksWorld {
     }
 
     /// Waits until the webhook's replicated data holds as many objects as the cluster has of the
-    /// replicated kinds: referential policies and the audit then see the current state.
+    /// replicated kinds: referential policies and the audit then see the current state. With
+    /// today's add-on: until Gatekeeper enforces what the API server holds.
     pub async fn wait_replicated(&self) -> anyhow::Result<()> {
+        if self.addon_generation == AddonGeneration::Current {
+            return self.wait_gatekeeper_enforces().await;
+        }
         let started = Instant::now();
         let client = self.client();
         loop {
@@ -144,10 +159,12 @@ impl AksWorld {
         Ok(self.env.addon.with_installed(self.cluster_id()?, |i| i.webhook.kill_now()).await?)
     }
 
-    /// Waits until Deployment `name` in the add-on namespace shows `ready` in kubectl's READY
-    /// column (`<readyReplicas>/<spec.replicas>`, e.g. `1/1`), for at most [`LOAD_TIMEOUT`].
+    /// Waits until the add-on's Deployment `name` shows `ready` in kubectl's READY column
+    /// (`<readyReplicas>/<spec.replicas>`, e.g. `1/1`), for at most [`LOAD_TIMEOUT`].
     pub async fn wait_deployment_ready(&self, name: &str, ready: &str) -> anyhow::Result<()> {
-        let api: Api<Deployment> = Api::namespaced(self.client(), &self.policy_namespace());
+        let namespace = deployment_namespace(self.addon_generation, &self.policy_namespace(), name)
+            .ok_or_else(|| anyhow::anyhow!("the {} add-on has no Deployment {name}", self.addon_generation.as_str()))?;
+        let api: Api<Deployment> = Api::namespaced(self.client(), &namespace);
         let started = Instant::now();
         loop {
             let deployment = api.get(name).await?;

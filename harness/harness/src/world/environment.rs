@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
+use azure_sim::AddonGeneration;
+
 use crate::addon_lifecycle::AddonLifecycle;
 
 /// The shared environment.
@@ -36,13 +38,18 @@ pub fn repo_root() -> PathBuf {
 }
 
 impl Environment {
-    /// Boots (or joins) the shared cluster and starts azure-sim with the add-on lifecycle plugged in.
-    /// Scenarios approve preview features explicitly; the `harness up` sandbox auto-approves them.
-    pub async fn start(auto_approve_features: bool) -> anyhow::Result<Self> {
-        Self::start_on(cluster::shared().await?, auto_approve_features).await
+    /// Boots (or joins) the shared cluster and starts azure-sim with the add-on lifecycle plugged in;
+    /// its subscriptions get `addon_generation`'s add-on unless changed one by one. Scenarios
+    /// approve preview features explicitly; the `harness up` sandbox auto-approves them.
+    pub async fn start(auto_approve_features: bool, addon_generation: AddonGeneration) -> anyhow::Result<Self> {
+        Self::start_on(cluster::shared().await?, auto_approve_features, addon_generation).await
     }
 
-    async fn start_on(cluster: &'static cluster::Cluster, auto_approve_features: bool) -> anyhow::Result<Self> {
+    async fn start_on(
+        cluster: &'static cluster::Cluster,
+        auto_approve_features: bool,
+        addon_generation: AddonGeneration,
+    ) -> anyhow::Result<Self> {
         pki::install_ring_provider();
         let run_dir = cluster.run_dir().join("harness");
         std::fs::create_dir_all(&run_dir)?;
@@ -52,6 +59,7 @@ impl Environment {
             // Bring-your-own policies (README "Bring your own policy") are served like built-ins.
             definitions_dir: Some(repo_root.join("fixtures/custom-definitions")),
             auto_approve_features,
+            addon_generation,
             ..Default::default()
         };
         let sim = azure_sim::AzureSim::start(config, Arc::new(addon.clone())).await?;
@@ -116,7 +124,8 @@ pub async fn lease() -> anyhow::Result<Lease> {
         };
         let started = async {
             let cluster = if index == 0 { cluster::shared().await? } else { cluster::another().await? };
-            Environment::start_on(cluster, false).await
+            // Each scenario puts its own subscription on its generation (`AksWorld::setup`).
+            Environment::start_on(cluster, false, AddonGeneration::default()).await
         };
         return match started.await {
             Ok(env) => Ok(Lease(Box::leak(Box::new(env)))),
@@ -128,6 +137,10 @@ pub async fn lease() -> anyhow::Result<Lease> {
     }
 }
 
+/// Scenarios with this tag, on the Feature or the Scenario, get a subscription on today's add-on
+/// (Gatekeeper v3, `Microsoft.Kubernetes.Data`); every other scenario documents the 2019 preview and
+/// gets that.
+pub const CURRENT_ADDON: &str = "current-addon";
 /// Scenarios with this tag need the local control plane itself (its API server audit log).
 pub const LOCAL_CLUSTER: &str = "local-cluster";
 /// Scenarios with this tag read the add-on Deployments' status, which the harness writes because

@@ -8,15 +8,19 @@
 pub mod addon;
 pub mod azure;
 pub mod environment;
+pub mod gatekeeper_enforcement;
+pub mod gatekeeper_objects;
 pub mod kubernetes;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use azure_sim::AddonGeneration;
 
 use crate::az::{AzCli, AzOutput};
 use crate::report::Outcome;
 use crate::runner::ScenarioHooks;
 
-pub use environment::{Environment, Lease, lease};
+pub use environment::{CURRENT_ADDON, Environment, Lease, lease};
 pub use kubernetes::Admission;
 
 static SCENARIOS: AtomicUsize = AtomicUsize::new(0);
@@ -45,7 +49,11 @@ pub struct AksWorld {
     /// for kube-controller-manager's 5 s grace period, and its objects would otherwise stay
     /// replicated into the next scenario's webhook (a unique-hostname check would see them).
     pub created_objects: Vec<(serde_json::Value, String)>,
-    /// Add-on settings for the next enable (failure policy, intervals).
+    /// Which add-on the scenario's subscription gets: the 2019 preview unless tagged
+    /// `@current-addon` (see [`CURRENT_ADDON`]).
+    pub addon_generation: AddonGeneration,
+    /// Add-on settings for the next enable (failure policy, intervals), the generation's defaults
+    /// unless a step changes them.
     pub addon_settings: crate::addon_lifecycle::AddonSettings,
     /// Fault rules this scenario injected into azure-sim.
     pub injected_faults: bool,
@@ -64,13 +72,16 @@ impl std::fmt::Debug for AksWorld {
 }
 
 impl AksWorld {
-    /// A fresh scenario: its own subscription, logged-in `az`, and namespace suffix.
+    /// A fresh scenario: its own subscription (on the 2019 preview until [`Self::use_addon_generation`]),
+    /// logged-in `az`, and namespace suffix.
     pub async fn new() -> anyhow::Result<Self> {
         let lease = lease().await?;
         let env = lease.env();
         let n = SCENARIOS.fetch_add(1, Ordering::Relaxed);
         let id = format!("s{n}");
         let subscription = env.sim.new_subscription(&format!("scenario {id}"));
+        let generation = AddonGeneration::Preview2019;
+        env.sim.set_addon_generation(&subscription.subscription_id, generation)?;
         let az = AzCli::for_sim(&env.sim, &subscription.subscription_id).map_err(|e| anyhow::anyhow!("{e:?}"))?;
         Ok(Self {
             env,
@@ -85,9 +96,21 @@ impl AksWorld {
             cluster_name: "MyAKSCluster".into(),
             last_admission: None,
             created_objects: Vec::new(),
-            addon_settings: Default::default(),
+            addon_generation: generation,
+            addon_settings: crate::addon_lifecycle::AddonSettings::for_generation(generation),
             injected_faults: false,
         })
+    }
+
+    /// Puts the scenario's subscription on `generation`'s add-on, with that add-on's default
+    /// settings. Before the add-on is enabled: an installed add-on stays as it is.
+    pub fn use_addon_generation(&mut self, generation: AddonGeneration) -> anyhow::Result<()> {
+        self.env.sim.set_addon_generation(&self.subscription.subscription_id, generation)?;
+        // Today's az knows the add-on without the aks-preview extension.
+        self.az.set_azure_policy_built_in(generation == AddonGeneration::Current);
+        self.addon_generation = generation;
+        self.addon_settings = crate::addon_lifecycle::AddonSettings::for_generation(generation);
+        Ok(())
     }
 
     pub fn client(&self) -> kube::Client {
@@ -133,6 +156,19 @@ impl AksWorld {
 }
 
 impl ScenarioHooks for AksWorld {
+    /// A scenario tagged `@current-addon` (itself, its rule or its feature) gets today's add-on.
+    async fn setup(
+        &mut self,
+        feature: &cucumber::gherkin::Feature,
+        rule: Option<&cucumber::gherkin::Rule>,
+        scenario: &cucumber::gherkin::Scenario,
+    ) -> anyhow::Result<()> {
+        if crate::runner::all_tags(feature, rule, scenario).any(|tag| tag == CURRENT_ADDON) {
+            self.use_addon_generation(AddonGeneration::Current)?;
+        }
+        Ok(())
+    }
+
     async fn teardown(&mut self, _scenario: &cucumber::gherkin::Scenario, _outcome: Outcome) -> anyhow::Result<()> {
         self.cleanup().await
     }
