@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# First contact with the real clients: the README's seed, end to end, against the sandbox
-# (`harness up`) with the real `az` (azure-cli from PyPI) and the real `kubectl`.
+# First contact with the real clients: the README's walk-throughs, end to end, against the sandbox
+# (`harness up`) with the real `az` (azure-cli from PyPI) and the real `kubectl`. Two sandboxes run
+# one after the other: today's add-on (`harness up`, Gatekeeper v3 driven by a built-in assigned by
+# its GUID) and the 2019 preview (`harness up --addon-generation preview`).
 #
 #   scripts/real-clients.sh
 #
@@ -25,6 +27,11 @@ cluster=real-clients-aks
 location=westus2
 # "[Limited Preview]: Do not allow privileged containers in AKS" (policy-engine's CONTAINER_NO_PRIVILEGE).
 no_privileged=7ce7ac02-a5c6-45d6-8d1b-844feb1c1531
+# "Kubernetes cluster containers should only use allowed images" (azure-sim's
+# builtins/kubernetes/ContainerAllowedImages.json) and a pod whose image it does not allow.
+allowed_images=febd0533-8e55-448f-b837-bd0e06f16469
+disallowed_image_pod=fixtures/real-clients/disallowed-image-pod.yaml
+generation=current
 
 passed=0
 failed=0
@@ -170,7 +177,7 @@ build() {
 start_sandbox() {
   local deadline=$(($(date +%s) + ${REAL_CLIENTS_START_TIMEOUT:-900}))
   mkdir -p "$cache"
-  "$harness" up --refresh-interval 2s --audit-interval 1h </dev/null >"$sandbox_log" 2>&1 &
+  "$harness" up --addon-generation "$generation" --refresh-interval 2s --audit-interval 1h </dev/null >"$sandbox_log" 2>&1 &
   sandbox_pid=$!
   until grep -q '^ready (Ctrl-C to stop)' "$sandbox_log"; do
     if ! kill -0 "$sandbox_pid" 2>/dev/null; then
@@ -200,6 +207,7 @@ stop_sandbox() {
     sleep 0.5
   done
   kill -KILL "$sandbox_pid" 2>/dev/null || true
+  sandbox_pid=""
 }
 
 cleanup() {
@@ -304,7 +312,119 @@ namespace_gone() {
   grep -q NotFound <<<"$out" || { echo "$out"; return 1; }
 }
 
+# ---- today's add-on --------------------------------------------------------------------------
+
+# gatekeeper_ready: Gatekeeper's Deployments in gatekeeper-system, every one 1/1.
+gatekeeper_ready() {
+  local table
+  table=$(kc get deployments --namespace gatekeeper-system) || return 1
+  echo "$table"
+  awk 'NR > 1 { n++; if ($2 != "1/1") bad++ } END { exit !(n >= 1 && bad == 0) }' <<<"$table"
+}
+
+# assign_allowed_images EFFECT: (re)assigns the built-in by GUID; a second create of the same name
+# replaces the assignment, as ARM's PUT does.
+assign_allowed_images() {
+  az policy assignment create --name allowed-images --policy "$allowed_images" --scope "$cluster_id" \
+    --params "{\"effect\": {\"value\": \"$1\"}, \"allowedContainerImagesRegex\": {\"value\": \"^registry\\\\.example/.+$\"}}" \
+    --output none
+}
+
+template_listed() {
+  local out
+  out=$(kc get constrainttemplates --output name) || return 1
+  echo "$out"
+  grep -q 'k8sazure.*containerallowedimages' <<<"$out"
+}
+
+# disallowed_pod_denied: the pod is refused by validation.gatekeeper.sh with the constraint's name.
+disallowed_pod_denied() {
+  local out
+  if out=$(kc apply --namespace default -f "$disallowed_image_pod" 2>&1); then
+    kc delete --namespace default -f "$disallowed_image_pod" --ignore-not-found --wait=false >/dev/null 2>&1
+    echo "admitted: $out"
+    return 1
+  fi
+  echo "$out"
+  grep -q 'admission webhook "validation.gatekeeper.sh" denied the request: \[azurepolicy-' <<<"$out"
+}
+
+disallowed_pod_admitted() {
+  local out
+  out=$(kc apply --namespace default -f "$disallowed_image_pod" 2>&1) || { echo "$out"; return 1; }
+  echo "$out"
+}
+
+# component_non_compliant: the assignment is NonCompliant with the pod as a component.
+component_non_compliant() {
+  local out
+  out=$(az policy state list --resource "$cluster_id" --filter "policyAssignmentName eq 'allowed-images'" \
+    --expand "components(\$filter=ComplianceState eq 'NonCompliant')" --output json) || return 1
+  echo "$out" | head -n 60
+  python3 - "$out" <<'PY'
+import json, sys
+states = json.loads(sys.argv[1])
+ok = any(s.get("complianceState") == "NonCompliant"
+         and any("disallowed-image" in (c.get("name") or "") and c.get("complianceState") == "NonCompliant"
+                 for c in s.get("components") or [])
+         for s in states)
+sys.exit(0 if ok else 1)
+PY
+}
+
+gatekeeper_gone() {
+  local out
+  if out=$(kc get namespace gatekeeper-system --output name 2>&1); then
+    echo "still there: $out"
+    return 1
+  fi
+  grep -q NotFound <<<"$out" || { echo "$out"; return 1; }
+}
+
 # ---- the run -----------------------------------------------------------------------------------
+
+# sandbox_session: starts the sandbox for $generation and logs in with the real az.
+sandbox_session() {
+  step "sandbox-$generation" start_sandbox || fatal
+  kubeconfig=$(key kubeconfig)
+  arm=$(key arm)
+  ca=$(key ca)
+  tenant=$(key tenant)
+  subscription=$(key subscription)
+  client_id=$(key client-id)
+  client_secret=$(key client-secret)
+  rm -rf "$work"
+  work=$(mktemp -d)
+  echo "sandbox ($generation add-on): arm $arm, tenant $tenant, subscription $subscription (log: $sandbox_log)"
+
+  step cloud-register az cloud register --name AzureSim --endpoint-resource-manager "$arm/" || fatal
+  step cloud-set az cloud set --name AzureSim || fatal
+  step login-tenant-adfs login adfs || fatal
+  step login-tenant-guid login "$tenant" || fatal
+  step account-set select_subscription || fatal
+  step provider-register register_providers || true
+}
+
+# current_walk: the README's walk-through of today's add-on.
+current_walk() {
+  generation=current
+  sandbox_session
+  step aks-create create_cluster || fatal
+  echo "cluster: $cluster_id"
+  step current-enable-addons --within 5 enable_addon || true
+  step gatekeeper-ready --show poll 30 gatekeeper_ready || true
+  step assign-allowed-images-deny assign_allowed_images deny || true
+  step constrainttemplate-listed --within 10 --show poll 10 template_listed || true
+  step disallowed-pod-denied --show poll 10 disallowed_pod_denied || true
+  step assign-allowed-images-audit assign_allowed_images audit || true
+  step disallowed-pod-admitted --show poll 10 disallowed_pod_admitted || true
+  step current-trigger-scan trigger_scan || true
+  step component-noncompliant poll 10 component_non_compliant || true
+  step current-disable-addons --within 5 disable_addon || true
+  step gatekeeper-removed poll 60 gatekeeper_gone || true
+  stop_sandbox
+}
+
 
 main() {
   trap cleanup EXIT
@@ -315,24 +435,12 @@ main() {
 
   step build build || fatal
   harness=${HARNESS_BIN:-$(target_dir)/debug/harness}
-  step sandbox start_sandbox || fatal
-  kubeconfig=$(key kubeconfig)
-  arm=$(key arm)
-  ca=$(key ca)
-  tenant=$(key tenant)
-  subscription=$(key subscription)
-  client_id=$(key client-id)
-  client_secret=$(key client-secret)
-  work=$(mktemp -d)
-  echo "sandbox: arm $arm, tenant $tenant, subscription $subscription (log: $sandbox_log)"
 
-  step cloud-register az cloud register --name AzureSim --endpoint-resource-manager "$arm/" || fatal
-  step cloud-set az cloud set --name AzureSim || fatal
-  step login-tenant-adfs login adfs || fatal
-  step login-tenant-guid login "$tenant" || fatal
-  step account-set select_subscription || fatal
+  current_walk
 
-  step provider-register register_providers || true
+  # The 2019 preview, opted in with its features.
+  generation=preview
+  sandbox_session
   step feature-register-azurepolicy register_feature Microsoft.ContainerService AKS-AzurePolicyAutoApprove || true
   step feature-register-dataplane register_feature Microsoft.PolicyInsights AKS-DataplaneAutoApprove || true
   step provider-reregister register_providers || true

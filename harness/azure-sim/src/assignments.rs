@@ -150,7 +150,7 @@ fn put(app: &SharedApp, req: &ArmRequest, scope: &Scope, name: &str, id: String)
             "An assignment with a managed identity needs a location.",
         ));
     }
-    let created = app.store.write(|state| {
+    let assigned = app.store.write(|state| {
         require_scope(state, scope)?;
         let definition = app.definition(state, definition_id).ok_or_else(|| {
             ArmError::not_found(
@@ -178,9 +178,10 @@ fn put(app: &SharedApp, req: &ArmRequest, scope: &Scope, name: &str, id: String)
             location: body_in.get("location").filter(|l| !l.is_null()).cloned(),
             identity: body_in.get("identity").filter(|i| !i.is_null()).cloned(),
         };
-        let previous = state.assignments.insert(key(&id), assignment.clone());
-        Ok::<_, ArmError>((previous.is_none(), body(&assignment)))
+        state.assignments.insert(key(&id), assignment.clone());
+        Ok::<_, ArmError>(body(&assignment))
     })?;
-    let status = if created.0 { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(json(status, created.1))
+    // 201 for a replacement too: the API's only success status (reference §442), and the real az
+    // refuses a 200 ("Operation returned an invalid status 'OK'") when an assignment is re-created.
+    Ok(json(StatusCode::CREATED, assigned))
 }

@@ -92,12 +92,12 @@ fn put(app: &SharedApp, req: &ArmRequest, name: &str) -> ArmResult<Response> {
         "id": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/policyDefinitions/{name}"),
         "name": name, "type": TYPE, "properties": properties,
     });
-    let existed = app.store.write(|state| {
-        let s = state.subscription_mut(&sub)?;
-        Some(s.definitions.insert(key(name), definition.clone()).is_some())
+    app.store.write(|state| {
+        state.subscription_mut(&sub).map(|s| s.definitions.insert(key(name), definition.clone()));
     });
-    let status = if existed == Some(true) { StatusCode::OK } else { StatusCode::CREATED };
-    Ok(json(status, app.rendered(definition)))
+    // 201 for a replacement too, as for assignments: the API's only success status, which the
+    // real az insists on.
+    Ok(json(StatusCode::CREATED, app.rendered(definition)))
 }
 
 /// Checks a custom definition (`name` names it in messages): mode, parameters and rule, with the

@@ -175,6 +175,7 @@ async fn reports_are_idempotent_and_feed_policy_insights() {
     assert_eq!(query(sub.clone(), "").await.body["@odata.count"], 2);
     let mut a1_body = w.arm.get(&a1).await.body;
     a1_body["properties"]["notScopes"] = json!([format!("{sub}/resourceGroups/rg2")]);
-    assert_eq!(w.arm.put(&a1, a1_body).await.status, 200);
+    // A replacement answers 201 as a creation does (the API declares no other success status).
+    assert_eq!(w.arm.put(&a1, a1_body).await.status, 201);
     assert_eq!(query(sub.clone(), "").await.body["@odata.count"], 1);
 }
