@@ -24,13 +24,11 @@ fn shell_word(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-/// `az policy definition create` with the fields of a definition file (Azure's `{properties: ...}`
+/// The `az policy definition create` line for a definition file (Azure's `{properties: ...}`
 /// shape): display name, description, mode, category, parameters and rule, each passed as the CLI
 /// takes it.
-#[when(expr = "I create the policy definition {string} from the fixture {string}")]
-#[given(expr = "the policy definition {string} was created from the fixture {string}")]
-async fn create_definition(world: &mut AksWorld, name: String, fixture: String) -> anyhow::Result<()> {
-    let path = world.env.repo_root.join("fixtures").join(&fixture);
+fn definition_create_line(world: &AksWorld, name: &str, fixture: &str) -> anyhow::Result<String> {
+    let path = world.env.repo_root.join("fixtures").join(fixture);
     let text = std::fs::read_to_string(&path).with_context(|| format!("fixture {}", path.display()))?;
     let definition: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("fixture {} is not JSON", path.display()))?;
@@ -47,8 +45,31 @@ async fn create_definition(world: &mut AksWorld, name: String, fixture: String) 
     if let Some(category) = properties["metadata"]["category"].as_str() {
         line.push_str(&format!(" --metadata category={}", shell_word(category)));
     }
+    Ok(line)
+}
+
+/// Runs `az policy definition create`; its outcome is checked by the next steps.
+#[when(expr = "I create the policy definition {string} from the fixture {string}")]
+async fn create_definition(world: &mut AksWorld, name: String, fixture: String) -> anyhow::Result<()> {
+    let line = definition_create_line(world, &name, &fixture)?;
     world.az(&line).await;
     Ok(())
+}
+
+/// The same as a precondition: the definition must be created.
+#[given(expr = "the policy definition {string} was created from the fixture {string}")]
+async fn definition_created(world: &mut AksWorld, name: String, fixture: String) -> anyhow::Result<()> {
+    let line = definition_create_line(world, &name, &fixture)?;
+    world.az_ok(&line).await.map(|_| ())
+}
+
+/// The names `kubectl get <resource>` lists, or kubectl's error for an unknown resource type.
+async fn listed_names(world: &AksWorld, resource: &str, namespace: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let objects = world
+        .kubectl_get(resource, namespace)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("error: the server doesn't have a resource type \"{resource}\""))?;
+    Ok(objects.iter().map(gatekeeper_objects::name_of).collect())
 }
 
 /// `kubectl get <resource> [-n <namespace>]` lists (or does not list) an object by name. Names may
@@ -63,11 +84,7 @@ async fn kubectl_lists(
 ) -> anyhow::Result<()> {
     let name = world.expand_constraint_names(&name)?;
     let namespace = (!namespace.is_empty()).then(|| world.namespaces.real(&namespace));
-    let objects = world
-        .kubectl_get(&resource, namespace.as_deref())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("error: the server doesn't have a resource type \"{resource}\""))?;
-    let names: Vec<String> = objects.iter().map(gatekeeper_objects::name_of).collect();
+    let names = listed_names(world, &resource, namespace.as_deref()).await?;
     let listed = names.contains(&name);
     let wanted = verb == "lists";
     anyhow::ensure!(
@@ -80,11 +97,7 @@ async fn kubectl_lists(
 
 #[then(regex = r"^kubectl get (\S+) lists nothing$")]
 async fn kubectl_lists_nothing(world: &mut AksWorld, resource: String) -> anyhow::Result<()> {
-    let objects = world
-        .kubectl_get(&resource, None)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("error: the server doesn't have a resource type \"{resource}\""))?;
-    let names: Vec<String> = objects.iter().map(gatekeeper_objects::name_of).collect();
+    let names = listed_names(world, &resource, None).await?;
     anyhow::ensure!(names.is_empty(), "kubectl get {resource} lists {names:?}");
     Ok(())
 }
