@@ -46,6 +46,29 @@ Feature: Today's add-on: audit, DoNotEnforce and compliance with components
     Then the output field "@" is "["{ns:team-a}/acr"]"
 
   @enforcement-mode
+  Scenario: With effect audit and warn a disallowed pod is admitted with a warning
+    The definition's `warn` parameter asks Gatekeeper to tell the user at admission as well:
+    the Constraint's action is `warn`, and kubectl prints the Constraint's line after `Warning:`.
+
+    Given the policy "Kubernetes cluster containers should only use allowed images" is assigned as "warn-images" with parameters:
+      | name                        | value                          |
+      | effect                      | audit                          |
+      | warn                        | true                           |
+      | allowedContainerImagesRegex | ^myregistry[.]azurecr[.]io/.+$ |
+    And a refresh cycle has completed
+    Then the constraint for "warn-images" has "spec.enforcementAction" set to "warn"
+    When I create the fixture "current-addon/dockerhub-pod.yaml" in namespace "team-a"
+    Then the request is admitted with the warning:
+      """
+      [azurepolicy-k8sazurev2containerallowedimag-{hex:warn-images}] Container image nginx:1.15 for container nginx has not been allowed.
+      """
+    When I create the fixture "current-addon/acr-pod.yaml" in namespace "team-a"
+    Then the request is admitted with the warning:
+      """
+      """
+    When an audit cycle completes
+    Then the compliance state of "warn-images" is "NonCompliant"
+
   Scenario: A DoNotEnforce assignment is audited but not enforced
     When I run "az policy assignment create --name no-privileged --policy 95edb821-ddaf-4404-9732-666045e056b4 --scope {cluster-id} --enforcement-mode DoNotEnforce"
     Then the command succeeds

@@ -15,11 +15,12 @@ async fn write(world: &mut AksWorld, namespace: &str, text: &str, update: bool) 
     let client = world.client();
     let ns = world.namespaces.ensure(&client, namespace).await?;
     for object in harness::world::kubernetes::parse_manifests(&world.expand(text))? {
-        let answer = if update {
-            harness::world::kubernetes::update(&client, &object, Some(&ns)).await?
+        let (answer, warnings) = if update {
+            (harness::world::kubernetes::update(&client, &object, Some(&ns)).await?, Vec::new())
         } else {
-            harness::world::kubernetes::create(&client, &object, Some(&ns)).await?
+            harness::world::kubernetes::create_with_warnings(&client, &object, Some(&ns)).await?
         };
+        world.last_warnings = warnings;
         if answer == Admission::Admitted {
             world.created_objects.push((object, ns.clone()));
         }
@@ -175,5 +176,20 @@ async fn delete_object(world: &mut AksWorld, kind: String, name: String, namespa
     if world.webhook_running().await {
         world.wait_replicated().await?;
     }
+    Ok(())
+}
+
+/// The last create was admitted, and the API server passed on exactly these warnings (one per
+/// line, none for an empty text), as kubectl prints them after `Warning:`.
+#[then(expr = "the request is admitted with the warning:")]
+async fn admitted_with_warning(world: &mut AksWorld, step: &Step) -> anyhow::Result<()> {
+    let text = world.expand_constraint_names(crate::steps::docstring(step)?)?;
+    let expected: Vec<String> = text.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
+    anyhow::ensure!(
+        world.last_admission == Some(Admission::Admitted),
+        "the request was not admitted: {:?}",
+        world.last_admission
+    );
+    anyhow::ensure!(world.last_warnings == expected, "warnings {:?}, expected {expected:?}", world.last_warnings);
     Ok(())
 }

@@ -95,9 +95,40 @@ pub async fn create(
     object: &serde_json::Value,
     namespace: Option<&str>,
 ) -> anyhow::Result<Admission> {
+    Ok(create_with_warnings(client, object, namespace).await?.0)
+}
+
+/// Creates `object` and reports what the API server said, with the warnings it sent back (the
+/// `Warning` headers kubectl prints as `Warning: …`, which carry admission webhooks' `warnings`).
+pub async fn create_with_warnings(
+    client: &kube::Client,
+    object: &serde_json::Value,
+    namespace: Option<&str>,
+) -> anyhow::Result<(Admission, Vec<String>)> {
     let (ar, scope) = resource_for(client, object).await?;
-    let obj: DynamicObject = serde_json::from_value(object.clone())?;
-    classify(api_for(client, &ar, &scope, namespace).create(&PostParams::default(), &obj).await)
+    let api = api_for(client, &ar, &scope, namespace);
+    let request =
+        kube::core::Request::new(api.resource_url()).create(&PostParams::default(), serde_json::to_vec(object)?)?;
+    let response = client.send(request.map(kube::client::Body::from)).await?;
+    let warnings =
+        response.headers().get_all("warning").iter().filter_map(|v| v.to_str().ok()).map(warning_text).collect();
+    let ok = response.status().is_success();
+    let body = response.into_body().collect_bytes().await?;
+    let answer = if ok {
+        Admission::Admitted
+    } else {
+        let status: kube::core::Status = serde_json::from_slice(&body).map_err(|e| {
+            anyhow::anyhow!("the API server's refusal is not a Status ({e}): {}", String::from_utf8_lossy(&body))
+        })?;
+        classify(Err(kube::Error::Api(Box::new(status))))?
+    };
+    Ok((answer, warnings))
+}
+
+/// The text of a `Warning` header (RFC 7234: `299 - "<text>"`), as kubectl prints it.
+fn warning_text(header: &str) -> String {
+    let text = header.splitn(3, ' ').nth(2).unwrap_or(header).trim();
+    text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text).replace("\\\"", "\"")
 }
 
 /// A server-side dry run of a create: admission runs, nothing is stored.

@@ -45,6 +45,8 @@ pub struct AksWorld {
     pub namespaces: kubernetes::Namespaces,
     /// The last Kubernetes write and what the API server answered.
     pub last_admission: Option<Admission>,
+    /// The warnings the API server sent back with the last create (admission webhooks' `warnings`).
+    pub last_warnings: Vec<String>,
     /// Objects the scenario created, deleted one by one at teardown: a deleted namespace lingers
     /// for kube-controller-manager's 5 s grace period, and its objects would otherwise stay
     /// replicated into the next scenario's webhook (a unique-hostname check would see them).
@@ -95,6 +97,7 @@ impl AksWorld {
             resource_group: "MyResourceGroup".into(),
             cluster_name: "MyAKSCluster".into(),
             last_admission: None,
+            last_warnings: Vec::new(),
             created_objects: Vec::new(),
             addon_generation: generation,
             addon_settings: crate::addon_lifecycle::AddonSettings::for_generation(generation),
