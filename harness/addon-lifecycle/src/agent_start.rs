@@ -8,7 +8,7 @@ use std::path::Path;
 use contracts::addon::{AddonGeneration, AddonInstall};
 
 use super::install_dir::InstallDir;
-use super::processes::{self, AddonProcess};
+use super::processes::{self, AddonProcess, Admission};
 use super::{AddonSettings, LifecycleError, http_client};
 
 /// What the agent is connected to.
@@ -23,6 +23,19 @@ pub struct AgentWiring<'a> {
     pub read_token: &'a str,
     /// The agent's own identity in the cluster.
     pub kubeconfig: &'a Path,
+}
+
+impl<'a> AgentWiring<'a> {
+    /// The agent of `generation`, acting as `kubeconfig`, connected to `admission`.
+    pub fn to(admission: &'a Admission, generation: AddonGeneration, kubeconfig: &'a Path) -> Self {
+        Self {
+            generation,
+            webhook_url: &admission.url,
+            webhook_ca_file: &admission.serving.ca_file,
+            read_token: &admission.read_token,
+            kubeconfig,
+        }
+    }
 }
 
 /// Starts the agent and waits until its `/healthz` answers; returns it and its base URL.

@@ -19,9 +19,9 @@ use policy_webhook::FailurePolicy;
 
 use super::agent_start::{AgentWiring, start_agent};
 use super::current_objects::{self, AGENT_ACCOUNT, AGENT_NAMESPACE, GATEKEEPER_ACCOUNT, GATEKEEPER_NAMESPACE};
-use super::install_dir::{InstallDir, local_webhook_url};
+use super::install_dir::InstallDir;
 use super::processes::{self, AddonProcess};
-use super::{AddonSettings, Installed, LifecycleError, http_client, namespaces};
+use super::{AddonSettings, Installed, LifecycleError, namespaces};
 
 /// Gatekeeper's own audit period (its `--audit-interval` default).
 const GATEKEEPER_AUDIT_INTERVAL: Duration = Duration::from_secs(60);
@@ -40,59 +40,35 @@ pub async fn start(
     current_objects::apply_all(&client).await?;
     let gatekeeper_kubeconfig = dir.kubeconfig_for(cluster, GATEKEEPER_NAMESPACE, GATEKEEPER_ACCOUNT).await?;
     let agent_kubeconfig = dir.kubeconfig_for(cluster, AGENT_NAMESPACE, AGENT_ACCOUNT).await?;
-    let serving = dir.issue_serving_certificate(cluster)?;
-    let host = cluster.webhook();
 
-    // Gatekeeper's audit and denial endpoints carry cluster objects; only the agent gets their
-    // token, through the environment (not argv, which `ps` shows).
-    let read_token = pki::random_token();
+    // Gatekeeper's audit and denial endpoints carry cluster objects; only the agent gets their token.
     let mut gatekeeper_cmd = processes::command_for(AddonProcess::Gatekeeper)?;
-    gatekeeper_cmd
-        .env("GATEKEEPER_READ_TOKEN", &read_token)
-        .arg(format!("--listen={}", host.listen_addr()))
-        .arg("--tls-cert-file")
-        .arg(&serving.cert_file)
-        .arg("--tls-key-file")
-        .arg(&serving.key_file)
-        .arg("--addr-file")
-        .arg(dir.file("gatekeeper.addr"))
-        .arg(format!("--audit-interval={}ms", gatekeeper_audit_interval(&settings).as_millis()))
-        .arg("--kubeconfig")
-        .arg(&gatekeeper_kubeconfig)
-        .env("RUST_LOG", "info");
-    let (gatekeeper, gatekeeper_base) = processes::spawn_and_wait(
-        "gatekeeper",
+    gatekeeper_cmd.arg(format!("--audit-interval={}ms", gatekeeper_audit_interval(&settings).as_millis()));
+    let gatekeeper = processes::start_admission(
+        cluster,
+        &dir,
+        AddonProcess::Gatekeeper,
         gatekeeper_cmd,
-        &dir.file("gatekeeper.log"),
-        &dir.file("gatekeeper.addr"),
-        "https",
-        "/readyz",
-        &http_client(Some(&serving.ca_pem)),
+        "GATEKEEPER_READ_TOKEN",
+        &gatekeeper_kubeconfig,
     )
     .await?;
-    let (port, webhook_url) = local_webhook_url(host, &gatekeeper_base);
 
-    let admit_url = host.url(port, "/v1/admit");
-    if let Err(err) = register(&client, &admit_url, &serving.ca_pem, settings.failure_policy).await {
+    let admit_url = cluster.webhook().url(gatekeeper.port, "/v1/admit");
+    if let Err(err) = register(&client, &admit_url, &gatekeeper.serving.ca_pem, settings.failure_policy).await {
         // Nothing may stay registered for a webhook that is not installed.
         let _ = gatekeeper::webhook::registration::unregister(&client).await;
         return Err(err);
     }
 
-    let wiring = AgentWiring {
-        generation: AddonGeneration::Current,
-        webhook_url: &webhook_url,
-        webhook_ca_file: &serving.ca_file,
-        read_token: &read_token,
-        kubeconfig: &agent_kubeconfig,
-    };
+    let wiring = AgentWiring::to(&gatekeeper, AddonGeneration::Current, &agent_kubeconfig);
     let (agent, agent_url) = start_agent(&dir, req, &settings, wiring).await?;
     Ok(Installed {
         generation: AddonGeneration::Current,
         settings,
-        webhook: gatekeeper,
+        webhook: gatekeeper.process,
         agent,
-        webhook_url,
+        webhook_url: gatekeeper.url,
         agent_url,
         webhook_configuration: gatekeeper::webhook::registration::CONFIGURATION_NAME.to_string(),
         dir: dir.path().to_path_buf(),

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::objects::{self, apply, cluster_role_binding, deployment, ignore_missing, meta};
 
 /// Gatekeeper's namespace.
-pub const GATEKEEPER_NAMESPACE: &str = "gatekeeper-system";
+pub use gatekeeper::resources::GATEKEEPER_NAMESPACE;
 /// Gatekeeper's identity.
 pub const GATEKEEPER_ACCOUNT: &str = "gatekeeper-admin";
 /// Where the agent runs.

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use contracts::addon_objects::{MANAGED_BY_LABEL, TEMPLATE_INSTALLED_BY};
 use gatekeeper::crds::{CONSTRAINT_LABEL, config_crd, template_crd};
+use gatekeeper::resources::config_resource;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams};
@@ -114,9 +115,4 @@ fn constraint_resource(crd: &CustomResourceDefinition) -> ApiResource {
     let names = &crd.spec.names;
     let gvk = GroupVersionKind::gvk(&crd.spec.group, gatekeeper::crds::constraint_crd::STORAGE_VERSION, &names.kind);
     ApiResource::from_gvk_with_plural(&gvk, &names.plural)
-}
-
-fn config_resource() -> ApiResource {
-    let gvk = GroupVersionKind::gvk(config_crd::GROUP, config_crd::VERSION, "Config");
-    ApiResource::from_gvk_with_plural(&gvk, "configs")
 }

@@ -13,11 +13,9 @@ use kube::api::{Api, DeleteParams};
 use policy_webhook::Registration;
 
 use super::agent_start::{AgentWiring, start_agent};
-use super::install_dir::{InstallDir, local_webhook_url};
+use super::install_dir::InstallDir;
 use super::processes::{self, AddonProcess};
-use super::{
-    AGENT_ACCOUNT, AddonSettings, Installed, LifecycleError, WEBHOOK_ACCOUNT, http_client, namespaces, objects,
-};
+use super::{AGENT_ACCOUNT, AddonSettings, Installed, LifecycleError, WEBHOOK_ACCOUNT, namespaces, objects};
 
 /// Starts the 2019 add-on for `req`.
 pub async fn start(
@@ -32,50 +30,29 @@ pub async fn start(
     objects::apply_all(&client, &ns, &settings.replicate_specs()?).await?;
     let agent_kubeconfig = dir.kubeconfig_for(cluster, &ns, AGENT_ACCOUNT).await?;
     let webhook_kubeconfig = dir.kubeconfig_for(cluster, &ns, WEBHOOK_ACCOUNT).await?;
-    let serving = dir.issue_serving_certificate(cluster)?;
-    let host = cluster.webhook();
 
     // The webhook's read endpoints carry cluster objects; only the agent gets their token.
-    let read_token = pki::random_token();
     let mut webhook_cmd = processes::command_for(AddonProcess::Webhook)?;
     webhook_cmd
-        .env("POLICY_WEBHOOK_READ_TOKEN", &read_token)
         .arg("serve")
-        .arg(format!("--listen={}", host.listen_addr()))
-        .arg("--tls-cert-file")
-        .arg(&serving.cert_file)
-        .arg("--tls-key-file")
-        .arg(&serving.key_file)
-        .arg("--addr-file")
-        .arg(dir.file("webhook.addr"))
         .arg("--policy-namespace")
         .arg(&ns)
-        .arg(format!("--replicate={}", settings.replicate.join(",")))
-        .arg("--kubeconfig")
-        .arg(&webhook_kubeconfig)
-        .env("RUST_LOG", "info");
-    let (webhook, webhook_base) = processes::spawn_and_wait(
-        "policy-webhook",
+        .arg(format!("--replicate={}", settings.replicate.join(",")));
+    let webhook = processes::start_admission(
+        cluster,
+        &dir,
+        AddonProcess::Webhook,
         webhook_cmd,
-        &dir.file("policy-webhook.log"),
-        &dir.file("webhook.addr"),
-        "https",
-        "/readyz",
-        &http_client(Some(&serving.ca_pem)),
+        "POLICY_WEBHOOK_READ_TOKEN",
+        &webhook_kubeconfig,
     )
     .await?;
-    let (port, webhook_url) = local_webhook_url(host, &webhook_base);
 
-    let wiring = AgentWiring {
-        generation: AddonGeneration::Preview2019,
-        webhook_url: &webhook_url,
-        webhook_ca_file: &serving.ca_file,
-        read_token: &read_token,
-        kubeconfig: &agent_kubeconfig,
-    };
+    let wiring = AgentWiring::to(&webhook, AddonGeneration::Preview2019, &agent_kubeconfig);
     let (agent, agent_url) = start_agent(&dir, req, &settings, wiring).await?;
 
-    let mut registration = Registration::new(host.url(port, "/v1/admit"), serving.ca_pem);
+    let mut registration =
+        Registration::new(cluster.webhook().url(webhook.port, "/v1/admit"), webhook.serving.ca_pem.clone());
     registration.failure_policy = settings.failure_policy;
     if let Err(err) =
         policy_webhook::registration::register_and_wait(&client, &registration, Duration::from_secs(30)).await
@@ -88,9 +65,9 @@ pub async fn start(
     Ok(Installed {
         generation: AddonGeneration::Preview2019,
         settings,
-        webhook,
+        webhook: webhook.process,
         agent,
-        webhook_url,
+        webhook_url: webhook.url,
         agent_url,
         webhook_configuration: registration.name,
         dir: dir.path().to_path_buf(),

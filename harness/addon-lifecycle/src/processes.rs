@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use cluster::Supervised;
 
-use super::LifecycleError;
+use super::install_dir::{InstallDir, Serving, local_webhook_url};
+use super::{LifecycleError, http_client};
 
 /// How long a process may take to listen and report ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -152,6 +153,57 @@ pub async fn spawn_and_wait(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The admission process of either generation (`gatekeeper`, or the 2019 `policy-webhook`), started
+/// by [`start_admission`].
+#[derive(Debug)]
+pub struct Admission {
+    pub process: Supervised,
+    /// The port the API server calls it on, at the cluster's webhook host.
+    pub port: u16,
+    /// The process as this machine calls it (see [`local_webhook_url`]).
+    pub url: String,
+    /// Its serving certificate and the CA that signed it (the configuration's `caBundle`).
+    pub serving: Serving,
+    /// The bearer token of its read endpoints, which carry cluster objects: only the agent gets it.
+    pub read_token: String,
+}
+
+/// Starts the admission process `process` from `cmd` (its command with its own arguments) and waits
+/// until its `/readyz` answers: a fresh serving certificate for the cluster's webhook host, the
+/// listening address the API server can reach, a new read token in environment variable
+/// `token_env` (not argv, which `ps` shows), and `kubeconfig` as its identity. Its address and log
+/// go to the install's directory.
+pub async fn start_admission(
+    cluster: &cluster::Cluster,
+    dir: &InstallDir,
+    process: AddonProcess,
+    mut cmd: Command,
+    token_env: &str,
+    kubeconfig: &Path,
+) -> Result<Admission, LifecycleError> {
+    let serving = dir.issue_serving_certificate(cluster)?;
+    let host = cluster.webhook();
+    let read_token = pki::random_token();
+    let addr_file = dir.file(&format!("{}.addr", process.role()));
+    cmd.env(token_env, &read_token)
+        .arg(format!("--listen={}", host.listen_addr()))
+        .arg("--tls-cert-file")
+        .arg(&serving.cert_file)
+        .arg("--tls-key-file")
+        .arg(&serving.key_file)
+        .arg("--addr-file")
+        .arg(&addr_file)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .env("RUST_LOG", "info");
+    let name = process.binary_name();
+    let log = dir.file(&format!("{name}.log"));
+    let http = http_client(Some(&serving.ca_pem));
+    let (process, base) = spawn_and_wait(name, cmd, &log, &addr_file, "https", "/readyz", &http).await?;
+    let (port, url) = local_webhook_url(host, &base);
+    Ok(Admission { process, port, url, serving, read_token })
 }
 
 /// A listening address as this machine calls it: one bound to all addresses (`0.0.0.0:port`,

@@ -18,6 +18,7 @@ use clap::Parser;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use policy_engine::gatekeeper_v3::PolicyClient;
 use policy_webhook::WebhookError;
+use policy_webhook::cli::shutdown_signal;
 use policy_webhook::server::TlsSource;
 
 use crate::audit::AuditOptions;
@@ -121,16 +122,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    use tracing_subscriber::EnvFilter;
-    pki::install_ring_provider();
-    let cli = Cli::parse_from(args);
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_writer(std::io::stderr)
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .try_init();
+    let cli: Cli = policy_webhook::cli::start_process(args);
     let result = tokio::runtime::Runtime::new().map_err(ProcessError::Runtime).and_then(|rt| rt.block_on(run(cli)));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -230,14 +222,6 @@ fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, contents)?;
     std::fs::rename(&tmp, path)
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
 //!   `[<constraint>] <msg>` lines and `warnings` for `warn`, and logs them for `/v1/denials`.
 //! * [`audit`]: the periodic and on-demand audit writing each constraint's `status` and the
 //!   report of `/v1/audit`.
+//! * [`resources`]: Gatekeeper's objects as dynamic kube APIs address them, for this process and
+//!   for those that read or write its objects.
 //! * [`cli`]: the `gatekeeper` process ([`process_main`]): all of the above in one process, as
 //!   AKS runs `gatekeeper-controller-manager` and `gatekeeper-audit`.
 //!
@@ -20,6 +22,7 @@ pub mod audit;
 pub mod cli;
 pub mod controller;
 pub mod crds;
+pub mod resources;
 pub mod webhook;
 
 pub use cli::process_main;

@@ -146,7 +146,8 @@ fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Waits for SIGTERM or Ctrl-C. `pub` for the `gatekeeper` process, which stops the same way.
+pub async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
@@ -228,6 +229,28 @@ async fn unregister(args: UnregisterArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How a process starts, this one and `gatekeeper`: rustls's ring provider, then the command line
+/// `args` (the first is the program name; `--help` and a bad argument end the process here), then
+/// JSON logs to stderr, so stdout carries only what callers read (the listening address line).
+pub fn start_process<C, I, T>(args: I) -> C
+where
+    C: Parser,
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use tracing_subscriber::EnvFilter;
+    pki::install_ring_provider();
+    let cli = C::parse_from(args);
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_writer(std::io::stderr)
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .try_init();
+    cli
+}
+
 /// Runs a parsed command line.
 /// The whole `policy-webhook` process: parses `args` (the first is the program name), logs JSON to
 /// stderr (stdout carries the listening address line) and runs. The standalone binary and the
@@ -237,16 +260,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    use tracing_subscriber::EnvFilter;
-    pki::install_ring_provider();
-    let cli = Cli::parse_from(args);
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_writer(std::io::stderr)
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .try_init();
+    let cli: Cli = start_process(args);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -80,7 +80,18 @@ pub async fn require_read_token(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let Some(expected) = &state.read_token else { return next.run(request).await };
+    require_token(state.read_token.as_deref(), request, next).await
+}
+
+/// Passes `request` on when it carries `expected` as its bearer token (or no token is expected),
+/// else answers 401 with a Bearer challenge and a JSON `error` (`contracts::credential`). `pub` for
+/// the Gatekeeper v3 webhook's reads (`harness/gatekeeper`), which take the token the same way.
+pub async fn require_token(
+    expected: Option<&str>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(expected) = expected else { return next.run(request).await };
     let presented = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     match contracts::credential::authorize(presented, expected) {
         Ok(()) => next.run(request).await,

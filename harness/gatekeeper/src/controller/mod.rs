@@ -19,23 +19,15 @@ use futures::StreamExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, DynamicObject};
-use kube::core::GroupVersionKind;
-use kube::discovery::ApiResource;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::watcher;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::crds::CONSTRAINT_LABEL;
-use crate::crds::template_crd::{GROUP, VERSION};
+pub use crate::resources::template_resource;
 pub use reconcile::{Context, ReconcileError};
 pub use status::{POD_ID, StatusError, TemplateStatus};
-
-/// The ConstraintTemplate resource as the controller reads it (`v1`, the storage version).
-pub fn template_resource() -> ApiResource {
-    let gvk = GroupVersionKind::gvk(GROUP, VERSION, "ConstraintTemplate");
-    ApiResource::from_gvk_with_plural(&gvk, "constrainttemplates")
-}
 
 /// Run the controller until `shutdown` completes. The ConstraintTemplate CRD must be installed
 /// ([`crate::crds::install_crds`]); until it is, the watch retries with backoff.

@@ -9,35 +9,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use kube::discovery::ApiResource;
 use policy_engine::gatekeeper_v3::{Constraint, ConstraintTemplate, PolicyClient};
 use serde_json::Value;
 
 use super::readiness::Readiness;
 use super::shared_policy::SharedPolicy;
 use super::watch::{Change, Key, Watcher, watch};
-
-/// `constrainttemplates.templates.gatekeeper.sh`, at the version Gatekeeper stores.
-pub fn template_resource() -> ApiResource {
-    ApiResource {
-        group: "templates.gatekeeper.sh".into(),
-        version: "v1".into(),
-        api_version: "templates.gatekeeper.sh/v1".into(),
-        kind: "ConstraintTemplate".into(),
-        plural: "constrainttemplates".into(),
-    }
-}
-
-/// The constraints of template kind `kind`: `<lowercase kind>.constraints.gatekeeper.sh/v1beta1`.
-pub fn constraint_resource(kind: &str) -> ApiResource {
-    ApiResource {
-        group: "constraints.gatekeeper.sh".into(),
-        version: "v1beta1".into(),
-        api_version: "constraints.gatekeeper.sh/v1beta1".into(),
-        kind: kind.into(),
-        plural: kind.to_lowercase(),
-    }
-}
+pub use crate::resources::{constraint_resource, template_resource};
 
 /// The writer side of [`SharedPolicy`]: the client being built, plus what it cannot give back.
 /// Replacing a template drops its kind's constraints from the client, so the constraint objects

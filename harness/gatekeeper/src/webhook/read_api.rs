@@ -9,14 +9,15 @@
 //! | `GET /readyz` | 200 once the policy reflects the cluster ([`super::readiness`]), else 503 |
 //!
 //! The first three return cluster objects and decisions, so they take the read token when the
-//! process has one ([`require_read_token`]), exactly as the 2019 webhook's reads do
-//! (`contracts::credential`): 401 with a Bearer challenge and a JSON `error`.
+//! process has one ([`require_read_token`]), with the 2019 webhook's own check
+//! ([`policy_webhook::server::require_token`], `contracts::credential`): 401 with a Bearer
+//! challenge and a JSON `error`.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -34,17 +35,7 @@ pub async fn require_read_token(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let Some(expected) = &state.read_token else { return next.run(request).await };
-    let presented = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    match contracts::credential::authorize(presented, expected) {
-        Ok(()) => next.run(request).await,
-        Err(e) => (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, contracts::credential::CHALLENGE)],
-            Json(serde_json::json!({"error": e.to_string()})),
-        )
-            .into_response(),
-    }
+    policy_webhook::server::require_token(state.read_token.as_deref(), request, next).await
 }
 
 /// `GET /v1/status`.

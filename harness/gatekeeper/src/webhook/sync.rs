@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::api::GroupVersionKind;
-use kube::discovery::ApiResource;
 use serde_json::Value;
 
 use super::GATEKEEPER_NAMESPACE;
@@ -16,20 +15,10 @@ use super::policy_cache::CacheState;
 use super::readiness::Readiness;
 use super::shared_policy::SharedPolicy;
 use super::watch::{Change, Key, Watcher, watch};
+pub use crate::resources::config_resource;
 
 /// The one `Config` Gatekeeper reads.
 pub const CONFIG_NAME: &str = "config";
-
-/// `configs.config.gatekeeper.sh/v1alpha1`.
-pub fn config_resource() -> ApiResource {
-    ApiResource {
-        group: "config.gatekeeper.sh".into(),
-        version: "v1alpha1".into(),
-        api_version: "config.gatekeeper.sh/v1alpha1".into(),
-        kind: "Config".into(),
-        plural: "configs".into(),
-    }
-}
 
 /// One `syncOnly` entry.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -18,53 +18,25 @@ use serde_json::Value;
 
 use super::AksWorld;
 
-/// Where Gatekeeper runs (and where its `Config` lives).
-pub const GATEKEEPER_NAMESPACE: &str = "gatekeeper-system";
-/// The API group of ConstraintTemplates.
-pub const TEMPLATES_GROUP: &str = "templates.gatekeeper.sh";
 /// The API group of every Constraint kind a template defines.
-pub const CONSTRAINTS_GROUP: &str = "constraints.gatekeeper.sh";
-/// The name of the ConstraintTemplate CRD.
-pub const TEMPLATE_CRD: &str = "constrainttemplates.templates.gatekeeper.sh";
+pub use gatekeeper::crds::constraint_crd::GROUP as CONSTRAINTS_GROUP;
+/// The API group of ConstraintTemplates, and the name of their CRD.
+pub use gatekeeper::crds::template_crd::{CRD_NAME as TEMPLATE_CRD, GROUP as TEMPLATES_GROUP};
+/// Where Gatekeeper runs (and where its `Config` lives).
+pub use gatekeeper::resources::GATEKEEPER_NAMESPACE;
+use gatekeeper::resources::{config_resource, template_resource};
 /// Gatekeeper's ValidatingWebhookConfiguration and its webhook.
-pub const WEBHOOK_CONFIGURATION: &str = "gatekeeper-validating-webhook-configuration";
+pub use gatekeeper::webhook::registration::CONFIGURATION_NAME as WEBHOOK_CONFIGURATION;
 pub const VALIDATION_WEBHOOK: &str = "validation.gatekeeper.sh";
 /// How long a bounded wait lasts before it fails with what it last saw.
 pub const WAIT_TIMEOUT: Duration = Duration::from_secs(20);
 /// The `{hex:<assignment>}` placeholder of step text.
 const HEX_PLACEHOLDER: &str = "{hex:";
 
-/// `constrainttemplates.templates.gatekeeper.sh/v1`.
-fn template_resource() -> ApiResource {
-    ApiResource {
-        group: TEMPLATES_GROUP.into(),
-        version: "v1".into(),
-        api_version: format!("{TEMPLATES_GROUP}/v1"),
-        kind: "ConstraintTemplate".into(),
-        plural: "constrainttemplates".into(),
-    }
-}
-
-/// `configs.config.gatekeeper.sh/v1alpha1`.
-fn config_resource() -> ApiResource {
-    ApiResource {
-        group: "config.gatekeeper.sh".into(),
-        version: "v1alpha1".into(),
-        api_version: "config.gatekeeper.sh/v1alpha1".into(),
-        kind: "Config".into(),
-        plural: "configs".into(),
-    }
-}
-
-/// The Constraints of one kind, at the version the add-on writes (`v1beta1`).
+/// The Constraints of one kind, at the version the add-on writes (`v1beta1`), by the plural its
+/// CRD names.
 fn constraint_resource(kind: &str, plural: &str) -> ApiResource {
-    ApiResource {
-        group: CONSTRAINTS_GROUP.into(),
-        version: "v1beta1".into(),
-        api_version: format!("{CONSTRAINTS_GROUP}/v1beta1"),
-        kind: kind.into(),
-        plural: plural.into(),
-    }
+    ApiResource { plural: plural.into(), ..gatekeeper::resources::constraint_resource(kind) }
 }
 
 /// An object as JSON (what `kubectl get -o json` prints).

@@ -1,39 +1,29 @@
-//! The Gatekeeper resources the agent reads and writes, as dynamic kube APIs. Written here rather
-//! than taken from the `gatekeeper` crate, so the agent depends on the API server's names only, as
-//! the real add-on depends on Gatekeeper's CRDs and not its code.
+//! The Gatekeeper resources the agent reads and writes, as dynamic kube APIs. Their names and
+//! versions come from the `gatekeeper` crate ([`gatekeeper::resources`]), defined once there.
 
+use gatekeeper::resources::{config_resource, constraint_resource, template_resource_at};
 use kube::Client;
 use kube::api::{Api, DynamicObject};
-use kube::core::GroupVersionKind;
-use kube::discovery::ApiResource;
 
-pub const TEMPLATE_GROUP: &str = "templates.gatekeeper.sh";
-pub const CONSTRAINT_GROUP: &str = "constraints.gatekeeper.sh";
-/// The version the add-on writes Constraints in (reference §3.2).
-pub const CONSTRAINT_VERSION: &str = "v1beta1";
-/// Where Gatekeeper runs and its `Config` lives.
-pub const GATEKEEPER_NAMESPACE: &str = "gatekeeper-system";
-/// The one `Config` Gatekeeper reads.
-pub const CONFIG_NAME: &str = "config";
+pub use gatekeeper::crds::constraint_crd::{GROUP as CONSTRAINT_GROUP, STORAGE_VERSION as CONSTRAINT_VERSION};
+pub use gatekeeper::resources::{CONFIG_NAME, GATEKEEPER_NAMESPACE};
 /// The label the template controller puts on every generated constraint CRD.
 pub const CONSTRAINT_CRD_LABEL: &str = "gatekeeper.sh/constraint=yes";
 
 /// ConstraintTemplates in `version` (`v1` to read; a template is applied in the version it is written in).
 pub fn templates(client: &Client, version: &str) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk(TEMPLATE_GROUP, version, "ConstraintTemplate");
-    Api::all_with(client.clone(), &ApiResource::from_gvk_with_plural(&gvk, "constrainttemplates"))
+    Api::all_with(client.clone(), &template_resource_at(version))
 }
 
-/// The Constraints of one template kind (cluster-scoped; plural = lowercase kind).
+/// The Constraints of one template kind (cluster-scoped; plural = lowercase kind), in the version
+/// the add-on writes them in (reference §3.2).
 pub fn constraints(client: &Client, kind: &str) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk(CONSTRAINT_GROUP, CONSTRAINT_VERSION, kind);
-    Api::all_with(client.clone(), &ApiResource::from_gvk_with_plural(&gvk, &kind.to_lowercase()))
+    Api::all_with(client.clone(), &constraint_resource(kind))
 }
 
 /// `configs.config.gatekeeper.sh/v1alpha1` in `gatekeeper-system`.
 pub fn configs(client: &Client) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk("config.gatekeeper.sh", "v1alpha1", "Config");
-    Api::namespaced_with(client.clone(), GATEKEEPER_NAMESPACE, &ApiResource::from_gvk_with_plural(&gvk, "configs"))
+    Api::namespaced_with(client.clone(), GATEKEEPER_NAMESPACE, &config_resource())
 }
 
 /// `<lowercase kind>.constraints.gatekeeper.sh`, the CRD the template controller generates.
