@@ -27,7 +27,6 @@ Feature: Today's add-on: assigning a built-in installs a ConstraintTemplate and 
     And the output field "metadata.category" is "Kubernetes"
     And the output field "policyRule.then.details.templateInfo.url" is "https://store.policy.core.windows.net/kubernetes/container-allowed-images/v2/template.yaml"
 
-  @smoke
   Scenario: Assigning a built-in by its GUID installs its template and a Constraint
     When I run "az policy assignment create --name acr-only --policy febd0533-8e55-448f-b837-bd0e06f16469 --scope {cluster-id} --params '{"allowedContainerImagesRegex": {"value": "^myregistry[.]azurecr[.]io/.+$"}}'"
     Then the command succeeds

@@ -89,12 +89,13 @@ fn scenarios_pass_on_an_existing_cluster_with_the_webhook_on_another_loopback_ad
     let port = TcpListener::bind((Ipv4Addr::new(127, 0, 0, 2), 0)).unwrap().local_addr().unwrap().port();
     let _decoy = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("decoy on 127.0.0.1");
 
-    // @smoke enables the add-on, assigns a policy and is denied; @logging has two scenarios that
-    // read the webhook's and the agent's logs, and one that needs the local audit log (skipped).
+    // @smoke enables each add-on (today's and the 2019 preview), assigns a policy and is denied;
+    // @logging has two scenarios that read the webhook's and the agent's logs, and one that needs
+    // the local audit log (skipped).
     let (output, stdout) = cluster.run(&format!("127.0.0.2:{port}"), "@smoke or @logging", &reports.path().join("ok"));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "harness run failed:\n{stdout}\n{stderr}");
-    assert_eq!(summary(&stdout), "harness: 3 passed, 0 failed, 1 skipped", "\n{stdout}");
+    assert_eq!(summary(&stdout), "harness: 4 passed, 0 failed, 1 skipped", "\n{stdout}");
     assert!(
         stdout.contains(
             "  - Logs › A denial is recorded in the API server audit log: it needs the local control plane's API server audit log (tagged @local-cluster); this run uses --cluster existing"
@@ -103,8 +104,8 @@ fn scenarios_pass_on_an_existing_cluster_with_the_webhook_on_another_loopback_ad
     );
     assert!(stdout.contains("denied"), "no denial was shown:\n{stdout}");
 
-    // An address the API server cannot reach (TEST-NET-1 is never routed): the install fails and
-    // says which URL was unreachable and which flag fixes it.
+    // An address the API server cannot reach (TEST-NET-1 is never routed): each add-on's install
+    // fails and says which URL was unreachable and which flag fixes it.
     let (output, stdout) = cluster.run("192.0.2.1", "@smoke", &reports.path().join("unreachable"));
     assert!(!output.status.success(), "an unreachable webhook must fail the run:\n{stdout}");
     assert!(
@@ -112,7 +113,7 @@ fn scenarios_pass_on_an_existing_cluster_with_the_webhook_on_another_loopback_ad
             && stdout.contains("give the harness an address the API server can reach with --webhook-host HOST[:PORT]"),
         "the failure names the URL and the flag:\n{stdout}"
     );
-    assert_eq!(summary(&stdout), "harness: 0 passed, 1 failed, 0 skipped", "\n{stdout}");
+    assert_eq!(summary(&stdout), "harness: 0 passed, 2 failed, 0 skipped", "\n{stdout}");
 }
 
 /// `harness ARGS` with `env`, no cluster choice inherited; its exit status and stdout.
@@ -228,11 +229,11 @@ fn the_kind_backend_creates_reaches_and_deletes_its_cluster() {
     let env = [("KIND", kind.to_str().unwrap()), ("DOCKER_HOST", docker_host.as_str())];
     let reports = dir.path().join("reports");
 
-    // A run: @smoke enables the add-on (webhook on the gateway), assigns a policy and is denied.
+    // A run: @smoke enables each add-on (webhook on the gateway), assigns a policy and is denied.
     let (status, stdout) =
         harness(&["run", "--cluster", "kind", "--tags", "@smoke", "--reports-dir", reports.to_str().unwrap()], &env);
     assert!(status.success(), "harness run --cluster kind failed:\n{stdout}");
-    assert_eq!(summary(&stdout), "harness: 1 passed, 0 failed, 0 skipped", "\n{stdout}");
+    assert_eq!(summary(&stdout), "harness: 2 passed, 0 failed, 0 skipped", "\n{stdout}");
     assert!(requests.lock().unwrap().iter().any(|r| r.starts_with("GET /networks/kind ")), "the gateway was looked up");
     // Created with the pinned image and its own kubeconfig, and deleted before the process ended.
     let calls_made = lines(&calls);
