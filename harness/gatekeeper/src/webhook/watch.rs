@@ -2,6 +2,7 @@
 //! bookkeeping, so an object deleted while a watch was down is dropped when the watch relists.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use futures::StreamExt;
 use kube::ResourceExt;
@@ -80,13 +81,49 @@ fn key(obj: &DynamicObject) -> Key {
     (obj.namespace(), obj.name_any())
 }
 
+/// The watchers' retry delays: 50 ms, doubling up to 10 s, back to 50 ms once a watch works. A
+/// constraint kind's watcher usually starts before the API server serves its CRD (the controller
+/// creates it just after the template is seen), and kube's default first retry, 800 ms, sat on the
+/// path from an assignment to its enforcement (`harness bench propagation`).
+#[derive(Debug, Clone, Copy)]
+pub struct RetrySoon {
+    next: Duration,
+}
+
+impl RetrySoon {
+    const FIRST: Duration = Duration::from_millis(50);
+    const MAX: Duration = Duration::from_secs(10);
+}
+
+impl Default for RetrySoon {
+    fn default() -> Self {
+        RetrySoon { next: Self::FIRST }
+    }
+}
+
+impl Iterator for RetrySoon {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let delay = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        Some(delay)
+    }
+}
+
+impl kube::runtime::utils::Backoff for RetrySoon {
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
 /// Watches `resource` cluster-wide forever, handing each burst of changes to `apply` (with whether
 /// a list completed in it). Watch errors (the resource not served yet, a dropped connection) are
 /// logged and retried with backoff.
 pub async fn watch(client: kube::Client, resource: ApiResource, mut apply: impl FnMut(Vec<Change>, bool)) {
     let api: Api<DynamicObject> = Api::all_with(client, &resource);
     let mut relist = Relist::new(resource.clone());
-    let mut bursts = watcher(api, watcher::Config::default()).default_backoff().ready_chunks(1024).boxed();
+    let mut bursts = watcher(api, watcher::Config::default()).backoff(RetrySoon::default()).ready_chunks(1024).boxed();
     while let Some(burst) = bursts.next().await {
         let mut events = Vec::with_capacity(burst.len());
         for item in burst {
@@ -142,5 +179,21 @@ mod tests {
             matches!(&changes[..], [Change::Upsert(_), Change::Remove((Some(ns), n))] if ns == "a" && n == "p1"),
             "{changes:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use kube::runtime::utils::Backoff as _;
+
+    use super::RetrySoon;
+
+    #[test]
+    fn retries_start_soon_double_and_reset() {
+        let mut retry = RetrySoon::default();
+        let first: Vec<u128> = retry.by_ref().take(10).map(|d| d.as_millis()).collect();
+        assert_eq!(first, [50, 100, 200, 400, 800, 1600, 3200, 6400, 10000, 10000]);
+        retry.reset();
+        assert_eq!(retry.next().map(|d| d.as_millis()), Some(50));
     }
 }
