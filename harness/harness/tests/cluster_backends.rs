@@ -270,7 +270,8 @@ fn the_kind_backend_creates_reaches_and_deletes_its_cluster() {
     assert_eq!(webhook_host, "127.0.0.3", "the kind network's gateway");
     up.kill().expect("SIGKILL harness cluster up");
     up.wait().unwrap();
-    let created = lines(&calls).last().cloned().unwrap_or_default();
+    // The reaper may already have appended its deletion: find the create, not the last line.
+    let created = lines(&calls).into_iter().rev().find(|l| l.starts_with("create cluster")).unwrap_or_default();
     let name = created.split_whitespace().nth(3).unwrap_or_default().to_string();
     assert!(created.starts_with("create cluster --name harness-"), "{created}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
