@@ -180,17 +180,11 @@ mod tests {
             "{changes:?}"
         );
     }
-}
-
-#[cfg(test)]
-mod retry_tests {
-    use kube::runtime::utils::Backoff as _;
-
-    use super::RetrySoon;
 
     #[test]
     fn retries_start_soon_double_and_reset() {
-        let mut retry = RetrySoon::default();
+        use kube::runtime::utils::Backoff as _;
+        let mut retry = super::RetrySoon::default();
         let first: Vec<u128> = retry.by_ref().take(10).map(|d| d.as_millis()).collect();
         assert_eq!(first, [50, 100, 200, 400, 800, 1600, 3200, 6400, 10000, 10000]);
         retry.reset();

@@ -16,12 +16,11 @@ use super::AksWorld;
 const ENFORCE_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl AksWorld {
-    /// Gatekeeper's `GET /v1/status`.
-    async fn gatekeeper_status(&self) -> anyhow::Result<GatekeeperStatus> {
+    /// A client for Gatekeeper's `GET /v1/status` and its URL, made once per wait.
+    async fn gatekeeper_status_client(&self) -> anyhow::Result<(reqwest::Client, String)> {
         let base = self.env.addon.with_installed(self.cluster_id()?, |i| i.webhook_url.clone()).await?;
         let ca = std::fs::read_to_string(self.addon_dir().await?.join("webhook-ca.crt"))?;
-        let http = crate::addon_lifecycle::http_client(Some(&ca));
-        Ok(http.get(format!("{base}{STATUS_PATH}")).send().await?.error_for_status()?.json().await?)
+        Ok((crate::addon_lifecycle::http_client(Some(&ca)), format!("{base}{STATUS_PATH}")))
     }
 
     /// `(kind, name, generation)` of every Constraint in the API server.
@@ -37,30 +36,35 @@ impl AksWorld {
             .collect())
     }
 
-    /// How many objects the cluster has of the kinds the `Config` syncs.
-    async fn syncable_objects(&self) -> anyhow::Result<u64> {
-        let Some(config) = self.gatekeeper_config().await? else { return Ok(0) };
+    /// The APIs of the kinds the `Config` syncs that the API server serves (a kind it does not
+    /// serve cannot be synced either).
+    async fn synced_apis(&self) -> anyhow::Result<Vec<Api<DynamicObject>>> {
+        let Some(config) = self.gatekeeper_config().await? else { return Ok(Vec::new()) };
         let entries =
             config.data.pointer("/spec/sync/syncOnly").and_then(|v| v.as_array()).cloned().unwrap_or_default();
-        let mut total = 0;
+        let mut apis = Vec::new();
         for entry in entries {
             let field = |k: &str| entry.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
             let gvk = GroupVersionKind::gvk(&field("group"), &field("version"), &field("kind"));
-            // A kind the API server does not serve cannot be synced either.
-            let Ok((resource, _)) = kube::discovery::pinned_kind(&self.client(), &gvk).await else { continue };
-            let api: Api<DynamicObject> = Api::all_with(self.client(), &resource);
-            total += api.list_metadata(&ListParams::default()).await?.items.len() as u64;
+            if let Ok((resource, _)) = kube::discovery::pinned_kind(&self.client(), &gvk).await {
+                apis.push(Api::all_with(self.client(), &resource));
+            }
         }
-        Ok(total)
+        Ok(apis)
     }
 
     /// Waits until Gatekeeper enforces what the API server holds (see the module docs).
     pub async fn wait_gatekeeper_enforces(&self) -> anyhow::Result<()> {
         let started = Instant::now();
+        let (http, status_url) = self.gatekeeper_status_client().await?;
+        let synced_apis = self.synced_apis().await?;
         loop {
             let wanted = self.constraints_in_cluster().await?;
-            let synced_wanted = self.syncable_objects().await?;
-            let status = self.gatekeeper_status().await?;
+            let mut synced_wanted = 0;
+            for api in &synced_apis {
+                synced_wanted += api.list_metadata(&ListParams::default()).await?.items.len() as u64;
+            }
+            let status: GatekeeperStatus = http.get(&status_url).send().await?.error_for_status()?.json().await?;
             let loaded: BTreeSet<(String, String, i64)> =
                 status.constraints.iter().map(|c| (c.kind.clone(), c.name.clone(), c.generation)).collect();
             let missing: Vec<_> = wanted.difference(&loaded).collect();
